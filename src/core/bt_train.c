@@ -1,0 +1,531 @@
+/*
+ * bt_train.c: Bradley-Terry ensemble training by batched Newton-CG.
+ *
+ * All heads advance in lockstep: each pass over the data is one sgemm for
+ * every head at once (sgemv for a single head), which is what makes an
+ * ensemble of 8 cost far less than 8 separate fits.  Each head keeps its own
+ * CG state, step length and convergence flag.  Passes are blocked by rows so
+ * cancel requests are honoured between blocks.
+ */
+#include "hp_train.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "hp_blas.h"
+#include "hp_rng.h"
+
+/* About 64 MB of float data per block: bounds cancel latency at any dim. */
+#define BLOCK_FLOATS (16 * 1024 * 1024)
+#define MAX_CG 250
+#define ARMIJO 1e-4
+
+typedef struct Trainer
+{
+	const HpTrainSet *ts;
+	int			H;				/* heads */
+	int			d;
+	int64_t		n;
+	int64_t		block;			/* rows per pass block */
+	double		lambda;
+	float	   *C;				/* n x H bootstrap weights / N_h */
+	float	   *W;				/* H x d */
+	float	   *Z;				/* n x H margins X W^T */
+	float	   *R;				/* n x H residual or curvature scratch */
+	float	   *G;				/* H x d gradient */
+	double	   *f;				/* H objective values */
+	double	   *gnorm;			/* H gradient norms */
+} Trainer;
+
+/* log(1 + e^t) without overflow. */
+static inline double
+Softplus(double t)
+{
+	return t > 0 ? t + log1p(exp(-t)) : log1p(exp(t));
+}
+
+/* Logistic function without overflow. */
+static inline double
+Sigmoid(double z)
+{
+	if (z >= 0)
+		return 1.0 / (1.0 + exp(-z));
+	else
+	{
+		double		e = exp(z);
+
+		return e / (1.0 + e);
+	}
+}
+
+/* Out = X V^T (n x H) for V of H x d, blocked by rows. */
+static void
+MulXVt(const Trainer *t, const float *V, float *Out)
+{
+	const float *X = t->ts->X;
+
+	for (int64_t r0 = 0; r0 < t->n; r0 += t->block)
+	{
+		int			m = (int) ((t->n - r0 < t->block) ? t->n - r0 : t->block);
+
+		if (t->H == 1)
+			hp_blas.sgemv(CblasRowMajor, CblasNoTrans, m, t->d, 1.0f, X + r0 * t->d, t->d,
+						  V, 1, 0.0f, Out + r0, 1);
+		else
+			hp_blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, t->H, t->d, 1.0f,
+						  X + r0 * t->d, t->d, V, t->d, 0.0f, Out + r0 * t->H, t->H);
+		hp_check_interrupts();
+	}
+}
+
+/* Out = S^T X + lambda V (H x d) for S of n x H, blocked by rows. */
+static void
+MulStXPlus(const Trainer *t, const float *S, const float *V, float *Out)
+{
+	const float *X = t->ts->X;
+
+	memcpy(Out, V, sizeof(float) * t->H * t->d);
+	hp_blas.sscal(t->H * t->d, (float) t->lambda, Out, 1);
+	for (int64_t r0 = 0; r0 < t->n; r0 += t->block)
+	{
+		int			m = (int) ((t->n - r0 < t->block) ? t->n - r0 : t->block);
+
+		if (t->H == 1)
+			hp_blas.sgemv(CblasRowMajor, CblasTrans, m, t->d, 1.0f, X + r0 * t->d, t->d,
+						  S + r0, 1, 1.0f, Out, 1);
+		else
+			hp_blas.sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, t->H, t->d, m, 1.0f,
+						  S + r0 * t->H, t->H, X + r0 * t->d, t->d, 1.0f, Out, t->d);
+		hp_check_interrupts();
+	}
+}
+
+/* Objective of head h at margins Z + alpha*DZ (DZ may be NULL). */
+static double
+HeadLoss(const Trainer *t, int h, const float *DZ, double alpha)
+{
+	double		s = 0.0;
+
+	for (int64_t i = 0; i < t->n; i++)
+	{
+		double		c = t->C[i * t->H + h];
+		double		z,
+					p;
+
+		if (c == 0.0)
+			continue;
+		z = t->Z[i * t->H + h] + (DZ ? alpha * DZ[i * t->H + h] : 0.0);
+		p = t->ts->p[i];
+		s += c * (Softplus(-z) + (1.0 - p) * z);
+	}
+	return s;
+}
+
+/* Recompute objective, gradient and gradient norm of every head. */
+static void
+Evaluate(Trainer *t)
+{
+	for (int64_t i = 0; i < t->n; i++)
+		for (int h = 0; h < t->H; h++)
+		{
+			int64_t		k = i * t->H + h;
+
+			t->R[k] = (float) (t->C[k] * (Sigmoid(t->Z[k]) - t->ts->p[i]));
+		}
+	MulStXPlus(t, t->R, t->W, t->G);
+	for (int h = 0; h < t->H; h++)
+	{
+		double		wn = hp_blas.snrm2(t->d, t->W + h * t->d, 1);
+
+		t->f[h] = HeadLoss(t, h, NULL, 0.0) + 0.5 * t->lambda * wn * wn;
+		t->gnorm[h] = hp_blas.snrm2(t->d, t->G + h * t->d, 1);
+	}
+}
+
+/*
+ * Solve (X^T D_h X + lambda I) p_h = -g_h for every unfinished head by
+ * conjugate gradients.  Also accumulates XP = X P^T from the CG directions,
+ * so the line search needs no extra pass over the data.
+ */
+static void
+NewtonDirections(Trainer *t, const bool *active, const double *gref, float *P, float *XP)
+{
+	int			H = t->H,
+				d = t->d;
+	float	   *Rv = hp_alloc0(sizeof(float) * H * d);
+	float	   *Dv = hp_alloc0(sizeof(float) * H * d);
+	float	   *Q = hp_alloc(sizeof(float) * H * d);
+	float	   *XD = hp_alloc(sizeof(float) * t->n * H);
+	float	   *Dh = hp_alloc(sizeof(float) * t->n * H);
+	double	   *rr = hp_alloc0(sizeof(double) * H);
+	double	   *cgtol = hp_alloc0(sizeof(double) * H);
+	bool	   *cg = hp_alloc0(sizeof(bool) * H);
+	int			ncg = 0;
+
+	/* Curvature weights c_ih s(1-s), fixed during the solve. */
+	for (int64_t k = 0; k < t->n * H; k++)
+	{
+		double		s = Sigmoid(t->Z[k]);
+
+		Dh[k] = (float) (t->C[k] * s * (1.0 - s));
+	}
+	memset(P, 0, sizeof(float) * H * d);
+	memset(XP, 0, sizeof(float) * t->n * H);
+	for (int h = 0; h < H; h++)
+	{
+		if (!active[h])
+			continue;
+		/* r = -g; eta forcing term gives superlinear convergence. */
+		memcpy(Rv + h * d, t->G + h * d, sizeof(float) * d);
+		hp_blas.sscal(d, -1.0f, Rv + h * d, 1);
+		memcpy(Dv + h * d, Rv + h * d, sizeof(float) * d);
+		rr[h] = t->gnorm[h] * t->gnorm[h];
+		cgtol[h] = fmin(0.1, sqrt(t->gnorm[h] / gref[h])) * t->gnorm[h];
+		cg[h] = true;
+		ncg++;
+	}
+
+	for (int it = 0; it < MAX_CG && ncg > 0; it++)
+	{
+		MulXVt(t, Dv, XD);
+		for (int64_t k = 0; k < t->n * H; k++)
+			t->R[k] = Dh[k] * XD[k];
+		MulStXPlus(t, t->R, Dv, Q);
+		for (int h = 0; h < H; h++)
+		{
+			float	   *q = Q + h * d,
+					   *dv = Dv + h * d,
+					   *r = Rv + h * d;
+			double		dq,
+						alpha,
+						rrnew;
+
+			if (!cg[h])
+				continue;
+			dq = hp_blas.sdot(d, dv, 1, q, 1);
+			if (!(dq > 0.0))
+			{
+				/* No positive curvature left along dv: keep what we have. */
+				cg[h] = false;
+				ncg--;
+				memset(dv, 0, sizeof(float) * d);
+				continue;
+			}
+			alpha = rr[h] / dq;
+			hp_blas.saxpy(d, (float) alpha, dv, 1, P + h * d, 1);
+			hp_blas.saxpy((int) t->n, (float) alpha, XD + h, H, XP + h, H);
+			hp_blas.saxpy(d, (float) -alpha, q, 1, r, 1);
+			rrnew = hp_blas.sdot(d, r, 1, r, 1);
+			if (sqrt(rrnew) <= cgtol[h])
+			{
+				cg[h] = false;
+				ncg--;
+				memset(dv, 0, sizeof(float) * d);
+				continue;
+			}
+			/* dv = r + beta dv */
+			hp_blas.sscal(d, (float) (rrnew / rr[h]), dv, 1);
+			hp_blas.saxpy(d, 1.0f, r, 1, dv, 1);
+			rr[h] = rrnew;
+		}
+	}
+	/* Heads still in CG after MAX_CG keep their partial (descent) direction. */
+	hp_free(Rv);
+	hp_free(Dv);
+	hp_free(Q);
+	hp_free(XD);
+	hp_free(Dh);
+	hp_free(rr);
+	hp_free(cgtol);
+	hp_free(cg);
+}
+
+/* Fill bootstrap weights, normalised so each head's weights sum to 1. */
+static void
+InitWeights(Trainer *t, int64_t seed)
+{
+	for (int h = 0; h < t->H; h++)
+	{
+		double		sum = 0.0;
+
+		for (int64_t i = 0; i < t->n; i++)
+		{
+			float		c = (t->H == 1) ? 1.0f : hp_boot_weight(t->ts->key[i], seed, h);
+
+			t->C[i * t->H + h] = c;
+			sum += c;
+		}
+		if (sum == 0.0)
+		{
+			/* A resample with no rows (tiny data): fall back to all rows. */
+			for (int64_t i = 0; i < t->n; i++)
+				t->C[i * t->H + h] = 1.0f;
+			sum = (double) t->n;
+		}
+		for (int64_t i = 0; i < t->n; i++)
+			t->C[i * t->H + h] = (float) (t->C[i * t->H + h] / sum);
+	}
+}
+
+/* Diagonal Laplace posterior variances of a single head (precision of N*f). */
+static float *
+LaplaceVariance(Trainer *t)
+{
+	int			d = t->d;
+	float	   *prec = hp_alloc0(sizeof(float) * d);
+	float	   *sq = hp_alloc(sizeof(float) * t->block * d);
+	float	   *Dh = hp_alloc(sizeof(float) * t->n);
+	float	   *var = hp_alloc(sizeof(float) * d);
+
+	for (int64_t i = 0; i < t->n; i++)
+	{
+		double		s = Sigmoid(t->Z[i]);
+
+		Dh[i] = (float) (s * (1.0 - s));
+	}
+	for (int64_t r0 = 0; r0 < t->n; r0 += t->block)
+	{
+		int			m = (int) ((t->n - r0 < t->block) ? t->n - r0 : t->block);
+		const float *X = t->ts->X + r0 * d;
+
+		for (int64_t k = 0; k < (int64_t) m * d; k++)
+			sq[k] = X[k] * X[k];
+		hp_blas.sgemv(CblasRowMajor, CblasTrans, m, d, 1.0f, sq, d, Dh + r0, 1, 1.0f, prec, 1);
+		hp_check_interrupts();
+	}
+	for (int j = 0; j < d; j++)
+	{
+		double		p = prec[j] + (double) t->n * t->lambda;
+
+		var[j] = (float) (1.0 / fmax(p, 1e-12));
+	}
+	hp_free(prec);
+	hp_free(sq);
+	hp_free(Dh);
+	return var;
+}
+
+/* Copy warm-start weights: per head if the ensembles match, else their mean. */
+static HpStatus
+WarmStart(Trainer *t, const HpModel *init, HpError *err)
+{
+	const HpTensor *w = hp_model_tensor(init, "w");
+
+	if (init->kind != HP_KIND_LINEAR || w == NULL || w->dtype != HP_F32)
+		return hp_error(err, HP_EINVAL, "init model must be a linear reward model");
+	if ((int) init->dim != t->d)
+		return hp_error(err, HP_EDIM,
+						"init model has dimension %u but the training rows have dimension %d",
+						init->dim, t->d);
+	for (int h = 0; h < t->H; h++)
+	{
+		if ((int) w->rows == t->H)
+			memcpy(t->W + h * t->d, (const float *) w->data + h * t->d, sizeof(float) * t->d);
+		else
+		{
+			memset(t->W + h * t->d, 0, sizeof(float) * t->d);
+			for (uint32_t k = 0; k < w->rows; k++)
+				hp_blas.saxpy(t->d, 1.0f / w->rows, (const float *) w->data + k * t->d, 1,
+							  t->W + h * t->d, 1);
+		}
+	}
+	return HP_OK;
+}
+
+/* Train the ensemble; see hp_train.h. */
+HpStatus
+hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options_json,
+			const HpModel *init, HpModel *out, HpError *err)
+{
+	Trainer		t;
+	int			H = opt->heads;
+	bool	   *active;
+	double	   *gref;
+	float	   *P,
+			   *XP;
+	int			nactive;
+	double		loss = 0.0;
+	HpStatus	st = HP_OK;
+
+	if (ts->n < 1)
+		return hp_error(err, HP_EDATA, "no training rows");
+	if (ts->dim < 1 || ts->dim > HP_MAX_DIM)
+		return hp_error(err, HP_ELIMIT, "dimension %d is outside 1..%d", ts->dim, HP_MAX_DIM);
+	if (ts->n > INT32_MAX)
+		return hp_error(err, HP_ELIMIT, "more than %d training rows", INT32_MAX);
+	if (opt->uncertainty == HP_UNC_LAPLACE)
+	{
+		if (opt->heads_given && opt->heads != 1)
+			return hp_error(err, HP_EINVAL,
+							"uncertainty \"laplace\" uses a single model, but heads is %d",
+							opt->heads);
+		H = 1;
+	}
+	if (H < 1 || H > HP_MAX_HEADS)
+		return hp_error(err, HP_EINVAL, "heads must be between 1 and %d", HP_MAX_HEADS);
+
+	memset(&t, 0, sizeof(t));
+	t.ts = ts;
+	t.H = H;
+	t.d = ts->dim;
+	t.n = ts->n;
+	t.lambda = opt->lambda;
+	t.block = BLOCK_FLOATS / t.d;
+	if (t.block < 1)
+		t.block = 1;
+	t.C = hp_alloc(sizeof(float) * t.n * H);
+	t.W = hp_alloc0(sizeof(float) * H * t.d);
+	t.Z = hp_alloc0(sizeof(float) * t.n * H);
+	t.R = hp_alloc(sizeof(float) * t.n * H);
+	t.G = hp_alloc(sizeof(float) * H * t.d);
+	t.f = hp_alloc(sizeof(double) * H);
+	t.gnorm = hp_alloc(sizeof(double) * H);
+	active = hp_alloc(sizeof(bool) * H);
+	gref = hp_alloc(sizeof(double) * H);
+	P = hp_alloc(sizeof(float) * H * t.d);
+	XP = hp_alloc(sizeof(float) * t.n * H);
+
+	InitWeights(&t, opt->seed);
+
+	/* Reference gradient at w = 0 sets the scale of the stopping rule. */
+	Evaluate(&t);
+	for (int h = 0; h < H; h++)
+		gref[h] = fmax(t.gnorm[h], 1e-300);
+	if (init)
+	{
+		if ((st = WarmStart(&t, init, err)) != HP_OK)
+			goto done;
+		MulXVt(&t, t.W, t.Z);
+		Evaluate(&t);
+	}
+
+	nactive = 0;
+	for (int h = 0; h < H; h++)
+	{
+		active[h] = t.gnorm[h] > opt->tol * gref[h] && t.gnorm[h] > 0.0;
+		nactive += active[h];
+	}
+
+	for (int iter = 0; iter < opt->max_iter && nactive > 0; iter++)
+	{
+		NewtonDirections(&t, active, gref, P, XP);
+		for (int h = 0; h < H; h++)
+		{
+			float	   *w = t.W + h * t.d,
+					   *p = P + h * t.d;
+			double		gp,
+						ww,
+						wp,
+						pp,
+						alpha = 1.0,
+						fnew = 0.0;
+			bool		ok = false;
+
+			if (!active[h])
+				continue;
+			gp = hp_blas.sdot(t.d, t.G + h * t.d, 1, p, 1);
+			ww = hp_blas.sdot(t.d, w, 1, w, 1);
+			wp = hp_blas.sdot(t.d, w, 1, p, 1);
+			pp = hp_blas.sdot(t.d, p, 1, p, 1);
+			if (!(gp < 0.0))
+			{
+				active[h] = false;	/* no descent direction left: converged */
+				nactive--;
+				continue;
+			}
+			/* Armijo backtracking on the exact objective along p. */
+			for (int ls = 0; ls < 40; ls++)
+			{
+				fnew = HeadLoss(&t, h, XP, alpha) +
+					0.5 * t.lambda * (ww + 2.0 * alpha * wp + alpha * alpha * pp);
+				if (fnew <= t.f[h] + ARMIJO * alpha * gp)
+				{
+					ok = true;
+					break;
+				}
+				alpha *= 0.5;
+			}
+			if (!ok || t.f[h] - fnew <= 1e-15 * fabs(t.f[h]))
+			{
+				/* Float32 round-off floor reached: stop this head. */
+				if (ok)
+				{
+					hp_blas.saxpy(t.d, (float) alpha, p, 1, w, 1);
+					hp_blas.saxpy((int) t.n, (float) alpha, XP + h, H, t.Z + h, H);
+				}
+				active[h] = false;
+				nactive--;
+				continue;
+			}
+			hp_blas.saxpy(t.d, (float) alpha, p, 1, w, 1);
+			hp_blas.saxpy((int) t.n, (float) alpha, XP + h, H, t.Z + h, H);
+		}
+		/* Margins drift from X W^T by round-off; refresh them each iteration. */
+		MulXVt(&t, t.W, t.Z);
+		Evaluate(&t);
+		for (int h = 0; h < H; h++)
+			if (active[h] && t.gnorm[h] <= opt->tol * gref[h])
+			{
+				active[h] = false;
+				nactive--;
+			}
+	}
+
+	if (!hp_all_finite_f(t.W, (size_t) H * t.d))
+	{
+		st = hp_error(err, HP_EINTERNAL, "training diverged to non-finite weights");
+		hp_error_detail(err, "Increase lambda or rescale the embeddings.");
+		goto done;
+	}
+
+	/* Reported loss: unweighted log-loss of the ensemble-mean margin. */
+	for (int64_t i = 0; i < t.n; i++)
+	{
+		double		z = 0.0;
+
+		for (int h = 0; h < H; h++)
+			z += t.Z[i * H + h];
+		z /= H;
+		loss += Softplus(-z) + (1.0 - ts->p[i]) * z;
+	}
+	loss /= (double) t.n;
+
+	memset(out, 0, sizeof(*out));
+	out->version = HP_MODEL_FORMAT_VERSION;
+	out->kind = HP_KIND_LINEAR;
+	out->dim = (uint32_t) t.d;
+	out->heads = (uint32_t) H;
+	out->uncertainty = (uint32_t) opt->uncertainty;
+	out->lambda = opt->lambda;
+	out->loss = loss;
+	out->rows = t.n;
+	out->seed = opt->seed;
+	{
+		size_t		len = strlen(options_json ? options_json : "{}");
+
+		out->options = hp_alloc(len + 1);
+		memcpy(out->options, options_json ? options_json : "{}", len + 1);
+	}
+	hp_model_add_tensor(out, "w", HP_F32, (uint32_t) H, (uint32_t) t.d, t.W);
+	if (opt->uncertainty == HP_UNC_LAPLACE)
+	{
+		float	   *var = LaplaceVariance(&t);
+
+		hp_model_add_tensor(out, "var", HP_F32, 1, (uint32_t) t.d, var);
+		hp_free(var);
+	}
+
+done:
+	hp_free(t.C);
+	hp_free(t.W);
+	hp_free(t.Z);
+	hp_free(t.R);
+	hp_free(t.G);
+	hp_free(t.f);
+	hp_free(t.gnorm);
+	hp_free(active);
+	hp_free(gref);
+	hp_free(P);
+	hp_free(XP);
+	return st;
+}

@@ -1,0 +1,32 @@
+/*
+ * hp_score.h: scoring rows with a trained reward model.
+ * Per row the cost is O(heads * dim) (one gemv), never O(dim^2).
+ */
+#ifndef HP_SCORE_H
+#define HP_SCORE_H
+
+#include "hp_core.h"
+#include "hp_model.h"
+
+typedef struct HpScorer
+{
+	const HpModel *m;
+	int			dim;
+	int			heads;
+	const float *W;				/* heads x dim */
+	const float *var;			/* Laplace posterior variances, or NULL */
+	float	   *out;			/* heads scratch */
+	float	   *diff;			/* dim scratch */
+} HpScorer;
+
+/* Prepare a scorer for a decoded model (kind linear). */
+HpStatus	hp_scorer_init(HpScorer *s, const HpModel *m, HpError *err);
+void		hp_scorer_free(HpScorer *s);
+
+/* Mean reward over heads and its epistemic std (either pointer may be NULL). */
+void		hp_score_reward(HpScorer *s, const float *x, double *mean, double *std);
+
+/* P(a > b) averaged over heads, and its spread across heads. */
+void		hp_score_prefer(HpScorer *s, const float *a, const float *b, double *mean, double *std);
+
+#endif

@@ -1,0 +1,136 @@
+/*
+ * score.c: rewards, preference probabilities and their epistemic spread.
+ */
+#include "hp_score.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "hp_blas.h"
+
+/* Logistic function without overflow. */
+static inline double
+Sigmoid(double z)
+{
+	if (z >= 0)
+		return 1.0 / (1.0 + exp(-z));
+	else
+	{
+		double		e = exp(z);
+
+		return e / (1.0 + e);
+	}
+}
+
+/* Bind the model's tensors and allocate scratch. */
+HpStatus
+hp_scorer_init(HpScorer *s, const HpModel *m, HpError *err)
+{
+	const HpTensor *w = hp_model_tensor(m, "w");
+	const HpTensor *var = hp_model_tensor(m, "var");
+
+	memset(s, 0, sizeof(*s));
+	if (m->kind != HP_KIND_LINEAR || w == NULL || w->dtype != HP_F32)
+		return hp_error(err, HP_EINVAL, "model of kind \"%s\" cannot score rows",
+						hp_model_kind_name(m->kind) ? hp_model_kind_name(m->kind) : "unknown");
+	s->m = m;
+	s->dim = (int) m->dim;
+	s->heads = (int) w->rows;
+	s->W = w->data;
+	s->var = (m->uncertainty == HP_UNC_LAPLACE && var) ? var->data : NULL;
+	s->out = hp_alloc(sizeof(float) * s->heads);
+	s->diff = hp_alloc(sizeof(float) * s->dim);
+	return HP_OK;
+}
+
+/* Release scratch. */
+void
+hp_scorer_free(HpScorer *s)
+{
+	hp_free(s->out);
+	hp_free(s->diff);
+	s->out = s->diff = NULL;
+}
+
+/* Per-head margins of x into s->out, then mean and population std. */
+static void
+HeadMoments(HpScorer *s, const float *x, double *mean, double *std)
+{
+	double		m = 0.0,
+				v = 0.0;
+
+	hp_blas.sgemv(CblasRowMajor, CblasNoTrans, s->heads, s->dim, 1.0f, s->W, s->dim,
+				  x, 1, 0.0f, s->out, 1);
+	for (int h = 0; h < s->heads; h++)
+		m += s->out[h];
+	m /= s->heads;
+	for (int h = 0; h < s->heads; h++)
+		v += (s->out[h] - m) * (s->out[h] - m);
+	*mean = m;
+	if (std)
+		*std = sqrt(v / s->heads);
+}
+
+/* Laplace std of w.x: sqrt(sum_j var_j x_j^2). */
+static double
+LaplaceStd(const HpScorer *s, const float *x)
+{
+	double		acc = 0.0;
+
+	for (int j = 0; j < s->dim; j++)
+		acc += (double) s->var[j] * x[j] * x[j];
+	return sqrt(acc);
+}
+
+/* Mean reward over heads and its epistemic std. */
+void
+hp_score_reward(HpScorer *s, const float *x, double *mean, double *std)
+{
+	double		m,
+				sd;
+
+	HeadMoments(s, x, &m, &sd);
+	if (s->var)
+		sd = LaplaceStd(s, x);
+	if (mean)
+		*mean = m;
+	if (std)
+		*std = sd;
+}
+
+/* P(a > b) averaged over heads (ensemble) or at the MAP (Laplace). */
+void
+hp_score_prefer(HpScorer *s, const float *a, const float *b, double *mean, double *std)
+{
+	double		m = 0.0,
+				v = 0.0,
+				zbar;
+
+	memcpy(s->diff, a, sizeof(float) * s->dim);
+	hp_blas.saxpy(s->dim, -1.0f, b, 1, s->diff, 1);
+	HeadMoments(s, s->diff, &zbar, NULL);
+	if (s->var)
+	{
+		/* Delta method: spread of sigmoid(w.d) from the spread of w.d. */
+		double		p = Sigmoid(zbar);
+
+		if (mean)
+			*mean = p;
+		if (std)
+			*std = p * (1.0 - p) * LaplaceStd(s, s->diff);
+		return;
+	}
+	for (int h = 0; h < s->heads; h++)
+		m += Sigmoid(s->out[h]);
+	m /= s->heads;
+	for (int h = 0; h < s->heads; h++)
+	{
+		double		q = Sigmoid(s->out[h]) - m;
+
+		v += q * q;
+	}
+	if (mean)
+		*mean = m;
+	if (std)
+		*std = sqrt(v / s->heads);
+}

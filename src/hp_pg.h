@@ -1,0 +1,60 @@
+/*
+ * hp_pg.h: helpers shared by the fmgr glue files.
+ */
+#ifndef HP_PG_H
+#define HP_PG_H
+
+#include "postgres.h"
+#include "fmgr.h"
+#include "utils/array.h"
+
+#include "hp_core.h"
+#include "hp_model.h"
+
+/* GUCs (hybridpref.c) */
+extern int	hp_blas_threads;
+extern int	hp_max_train_memory_kb;
+
+/* Make sure OpenBLAS is loaded in this backend (never the postmaster). */
+void		HpBlasEnsure(void);
+
+/* Raise an ERROR for a core failure, mapping the class to a SQLSTATE. */
+void		HpReportError(const HpError *err) pg_attribute_noreturn();
+
+/*
+ * Return the elements of a one-dimensional real[] as a float pointer,
+ * raising an ERROR for NULLs, 2-D or empty arrays, NaN/Inf values and
+ * dimensions above HP_MAX_DIM.  what names the argument in messages.
+ * The pointer is into the (detoasted) array; *dim receives the length.
+ */
+const float *HpArrayFloats(ArrayType *arr, const char *what, int *dim);
+
+/* Same for float8[], returning doubles. */
+const double *HpArrayDoubles(ArrayType *arr, const char *what, int *n);
+
+/* Build a real[] from floats. */
+ArrayType  *HpFloatsArray(const float *x, int n);
+
+/* Decode a hp.model datum (detoasting) into *m, allocated in the current context. */
+void		HpModelFromDatum(Datum d, HpModel *m);
+
+/* A model decoded once per query and cached in fn_extra. */
+typedef struct HpModelCache
+{
+	char		key[32];		/* toast pointer or length+checksum */
+	int			keylen;
+	HpModel		model;
+	void	   *cxt;			/* MemoryContext holding this entry */
+	void	   *scratch;		/* per-kind scoring scratch, in cxt */
+} HpModelCache;
+
+/* Return the cached decoded model for argument argno of this call. */
+HpModelCache *HpModelCached(FunctionCallInfo fcinfo, int argno);
+
+/* Encode a model as a hp.model datum (palloc'd varlena). */
+Datum		HpModelToDatum(const HpModel *m);
+
+/* Text of a jsonb argument, for the core options parsers. */
+char	   *HpJsonbText(Datum jsonb, size_t *len);
+
+#endif

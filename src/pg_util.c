@@ -1,0 +1,209 @@
+/*
+ * pg_util.c: array checks, model datum conversion and the per-query model
+ * cache shared by the SQL-callable functions.
+ */
+#include "postgres.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/jsonb.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+
+#include "hp_pg.h"
+
+/* Shared checks of a 1-D array argument; returns its element count. */
+static int
+CheckArrayShape(ArrayType *arr, Oid elemtype, const char *what)
+{
+	int			n;
+
+	if (ARR_ELEMTYPE(arr) != elemtype)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATATYPE_MISMATCH),
+				 errmsg("%s has the wrong element type", what)));
+	if (ARR_NDIM(arr) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must not be empty", what)));
+	if (ARR_NDIM(arr) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what),
+				 errdetail("It has %d dimensions.", ARR_NDIM(arr))));
+	if (ARR_HASNULL(arr) && array_contains_nulls(arr))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not contain NULL elements", what)));
+	n = ARR_DIMS(arr)[0];
+	if (n < 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must not be empty", what)));
+	if (n > HP_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("%s has %d elements, more than the maximum of %d", what, n, HP_MAX_DIM)));
+	return n;
+}
+
+/* Validated float view of a real[] argument. */
+const float *
+HpArrayFloats(ArrayType *arr, const char *what, int *dim)
+{
+	int			n = CheckArrayShape(arr, FLOAT4OID, what);
+	const float *x = (const float *) ARR_DATA_PTR(arr);
+
+	if (!hp_all_finite_f(x, n))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s contains NaN or infinite values", what)));
+	*dim = n;
+	return x;
+}
+
+/* Validated double view of a float8[] argument. */
+const double *
+HpArrayDoubles(ArrayType *arr, const char *what, int *n)
+{
+	int			len = CheckArrayShape(arr, FLOAT8OID, what);
+	const double *x = (const double *) ARR_DATA_PTR(arr);
+
+	if (!hp_all_finite_d(x, len))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s contains NaN or infinite values", what)));
+	*n = len;
+	return x;
+}
+
+/* real[] from a float buffer. */
+ArrayType *
+HpFloatsArray(const float *x, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * (n > 0 ? n : 1));
+	ArrayType  *a;
+
+	for (int i = 0; i < n; i++)
+		d[i] = Float4GetDatum(x[i]);
+	a = construct_array(d, n, FLOAT4OID, sizeof(float4), true, TYPALIGN_INT);
+	pfree(d);
+	return a;
+}
+
+/* Decode a hp.model datum into m (allocations in the current context). */
+void
+HpModelFromDatum(Datum d, HpModel *m)
+{
+	bytea	   *v = (bytea *) PG_DETOAST_DATUM(d);
+	HpError		err;
+
+	if (hp_model_decode((const unsigned char *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), m, &err) != HP_OK)
+		HpReportError(&err);
+}
+
+/* hp.model datum from a model. */
+Datum
+HpModelToDatum(const HpModel *m)
+{
+	size_t		sz = hp_model_binary_size(m);
+	bytea	   *v;
+
+	if (sz > MaxAllocSize - VARHDRSZ)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("model of %zu bytes is too large", sz)));
+	v = palloc(VARHDRSZ + sz);
+	SET_VARSIZE(v, VARHDRSZ + sz);
+	hp_model_encode(m, (unsigned char *) VARDATA(v));
+	return PointerGetDatum(v);
+}
+
+/*
+ * Cache key of a model datum without detoasting it when possible: an
+ * on-disk toast pointer identifies the value, an inline value is identified
+ * by its length and stored checksum.
+ */
+static int
+ModelKey(Datum d, char *key)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	if (VARATT_IS_EXTERNAL_ONDISK(v))
+	{
+		int			len = VARSIZE_EXTERNAL(v);
+
+		if (len > 31)
+			return -1;
+		key[0] = 'T';
+		memcpy(key + 1, v, len);
+		return len + 1;
+	}
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+		return -1;
+	{
+		uint64		sum = hp_model_stored_checksum((const unsigned char *) VARDATA_ANY(v),
+												   VARSIZE_ANY_EXHDR(v));
+		uint64		len = VARSIZE_ANY_EXHDR(v);
+
+		key[0] = 'I';
+		memcpy(key + 1, &len, 8);
+		memcpy(key + 9, &sum, 8);
+		return 17;
+	}
+}
+
+/* Decoded model for argument argno, decoded at most once per distinct value. */
+HpModelCache *
+HpModelCached(FunctionCallInfo fcinfo, int argno)
+{
+	Datum		d = PG_GETARG_DATUM(argno);
+	HpModelCache *c = (HpModelCache *) fcinfo->flinfo->fn_extra;
+	char		key[32];
+	int			keylen = ModelKey(d, key);
+	MemoryContext old;
+
+	if (c && keylen > 0 && c->keylen == keylen && memcmp(c->key, key, keylen) == 0)
+		return c;
+
+	/* Stale or first: rebuild in a child context of fn_mcxt. */
+	if (c)
+	{
+		MemoryContextDelete((MemoryContext) c->cxt);
+		fcinfo->flinfo->fn_extra = NULL;
+	}
+	{
+		MemoryContext cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt,
+												  "hybridpref model cache",
+												  ALLOCSET_DEFAULT_SIZES);
+
+		old = MemoryContextSwitchTo(cxt);
+		c = palloc0(sizeof(HpModelCache));
+		c->cxt = cxt;
+		HpModelFromDatum(d, &c->model);
+		if (keylen > 0)
+		{
+			memcpy(c->key, key, keylen);
+			c->keylen = keylen;
+		}
+		else
+			c->keylen = 0;		/* uncachable form: decode every call */
+		MemoryContextSwitchTo(old);
+	}
+	fcinfo->flinfo->fn_extra = c;
+	return c;
+}
+
+/* Text of a jsonb datum. */
+char *
+HpJsonbText(Datum jsonb, size_t *len)
+{
+	Jsonb	   *jb = DatumGetJsonbP(jsonb);
+	char	   *s = JsonbToCString(NULL, &jb->root, VARSIZE(jb));
+
+	*len = strlen(s);
+	return s;
+}
