@@ -14,9 +14,12 @@
 #include "miscadmin.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
+#include "utils/jsonb.h"
 #include "utils/memutils.h"
 
 #include "hp_blas.h"
+#include "hp_mlp.h"
 #include "hp_options.h"
 #include "hp_pg.h"
 #include "hp_train.h"
@@ -38,6 +41,8 @@ typedef struct TrainChunk
 typedef struct TrainState
 {
 	int			dim;			/* 0 until the first row */
+	bool		pairs;			/* arch mlp: rows hold a and b, not a - b */
+	int			width;			/* floats per row: dim, or 2*dim for pairs */
 	int64		n;
 	Size		bytes;
 	char	   *options;		/* canonical options JSON, or NULL */
@@ -85,13 +90,13 @@ ChunkWithRoom(TrainState *st, MemoryContext agg)
 
 	if (c == NULL || c->nrows == c->cap)
 	{
-		int			cap = Max(1, CHUNK_BYTES / (int) (sizeof(float) * st->dim));
-		Size		bytes = (Size) cap * (sizeof(float) * (st->dim + 1) + sizeof(uint64));
+		int			cap = Max(1, CHUNK_BYTES / (int) (sizeof(float) * st->width));
+		Size		bytes = (Size) cap * (sizeof(float) * (st->width + 1) + sizeof(uint64));
 
 		Charge(st, bytes);
 		c = MemoryContextAllocZero(agg, sizeof(TrainChunk));
 		c->cap = cap;
-		c->x = MemoryContextAllocHuge(agg, (Size) cap * st->dim * sizeof(float));
+		c->x = MemoryContextAllocHuge(agg, (Size) cap * st->width * sizeof(float));
 		c->p = MemoryContextAlloc(agg, (Size) cap * sizeof(float));
 		c->key = MemoryContextAlloc(agg, (Size) cap * sizeof(uint64));
 		if (st->tail)
@@ -108,34 +113,83 @@ static void
 AddRow(TrainState *st, MemoryContext agg, const float *a, const float *b, float p)
 {
 	TrainChunk *c = ChunkWithRoom(st, agg);
-	float	   *x = c->x + (Size) c->nrows * st->dim;
+	float	   *x = c->x + (Size) c->nrows * st->width;
 
 	memcpy(x, a, sizeof(float) * st->dim);
-	hp_blas.saxpy(st->dim, -1.0f, b, 1, x, 1);
+	if (st->pairs)
+		memcpy(x + st->dim, b, sizeof(float) * st->dim);
+	else
+		hp_blas.saxpy(st->dim, -1.0f, b, 1, x, 1);
 	c->p[c->nrows] = p;
-	c->key[c->nrows] = hp_row_key(x, st->dim, p);
+	c->key[c->nrows] = hp_row_key(x, st->width, p);
 	c->nrows++;
 	st->n++;
 }
 
-/* Parse an options jsonb and keep its canonical text in the state. */
+/*
+ * Split options text into the training options and an optional "init"
+ * model (its JSON text form, as an object or a string), decoding the model.
+ * Returns the options without "init" as text.
+ */
+static char *
+SplitInit(const char *options, HpModel *init, bool *has_init)
+{
+	Datum		jb = DirectFunctionCall1(jsonb_in, CStringGetDatum(options));
+	Datum		key = CStringGetTextDatum("init");
+	Jsonb	   *rest;
+
+	*has_init = false;
+	if (!JB_ROOT_IS_OBJECT(DatumGetJsonbP(jb)) ||
+		!DatumGetBool(DirectFunctionCall2(jsonb_exists, jb, key)))
+		return pstrdup(options);
+	{
+		Jsonb	   *v = DatumGetJsonbP(DirectFunctionCall2(jsonb_object_field, jb, key));
+		char	   *mtext;
+		HpError		err;
+
+		if (JB_ROOT_IS_SCALAR(v))
+		{
+			/* A string holding the model's text form. */
+			JsonbValue	sv;
+
+			if (!JsonbExtractScalar(&v->root, &sv) || sv.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"init\" must be a model (m::text::jsonb)")));
+			mtext = pnstrdup(sv.val.string.val, sv.val.string.len);
+		}
+		else
+			mtext = JsonbToCString(NULL, &v->root, VARSIZE(v));
+		if (hp_model_from_json(mtext, strlen(mtext), init, &err) != HP_OK)
+			HpReportError(&err);
+		*has_init = true;
+	}
+	rest = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, jb, key));
+	return JsonbToCString(NULL, &rest->root, VARSIZE(rest));
+}
+
+/* Parse an options jsonb (failing early on bad options) and keep its text. */
 static void
 KeepOptions(TrainState *st, MemoryContext agg, Datum jsonb)
 {
 	size_t		len;
 	char	   *text = HpJsonbText(jsonb, &len);
+	char	   *rest;
 	HpTrainOptions opt;
 	char	   *canonical = NULL;
+	HpModel		init;
+	bool		has_init;
 	HpError		err;
 
-	if (hp_train_options_parse(text, len, &opt, &canonical, &err) != HP_OK)
+	rest = SplitInit(text, &init, &has_init);
+	if (hp_train_options_parse(rest, strlen(rest), &opt, &canonical, &err) != HP_OK)
 		HpReportError(&err);
-	if (opt.arch != HP_KIND_LINEAR)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("arch \"mlp\" is not available in this version")));
+	if (has_init)
+		hp_model_free(&init);
+	st->pairs = (opt.arch == HP_KIND_MLP);
 	st->options = MemoryContextStrdup(agg, text);
 	pfree(text);
+	pfree(rest);
 	if (canonical)
 		pfree(canonical);
 }
@@ -181,7 +235,10 @@ train_trans(PG_FUNCTION_ARGS)
 				 errmsg("%s has %d dimensions but %s has %d",
 						soft ? "a" : "chosen", da, soft ? "b" : "rejected", db)));
 	if (st->dim == 0)
+	{
 		st->dim = da;
+		st->width = st->pairs ? 2 * da : da;
+	}
 	else if (st->dim != da)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -207,8 +264,8 @@ AppendState(TrainState *dst, MemoryContext agg, const TrainState *src)
 		{
 			TrainChunk *t = ChunkWithRoom(dst, agg);
 
-			memcpy(t->x + (Size) t->nrows * dst->dim, c->x + (Size) i * src->dim,
-				   sizeof(float) * dst->dim);
+			memcpy(t->x + (Size) t->nrows * dst->width, c->x + (Size) i * src->width,
+				   sizeof(float) * dst->width);
 			t->p[t->nrows] = c->p[i];
 			t->key[t->nrows] = c->key[i];
 			t->nrows++;
@@ -230,14 +287,20 @@ train_combine(PG_FUNCTION_ARGS)
 	{
 		s1 = MemoryContextAllocZero(agg, sizeof(TrainState));
 		s1->dim = s2->dim;
+		s1->width = s2->width;
+		s1->pairs = s2->pairs;
 	}
 	if (s1->options == NULL && s2->options)
 		s1->options = MemoryContextStrdup(agg, s2->options);
 	if (s2->n == 0)
 		PG_RETURN_POINTER(s1);
 	if (s1->dim == 0)
+	{
 		s1->dim = s2->dim;
-	else if (s1->dim != s2->dim)
+		s1->width = s2->width;
+		s1->pairs = s2->pairs;
+	}
+	else if (s1->dim != s2->dim || s1->pairs != s2->pairs)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("training rows have different dimensions: %d and %d", s1->dim, s2->dim)));
@@ -251,7 +314,7 @@ train_serial(PG_FUNCTION_ARGS)
 {
 	TrainState *st = (TrainState *) PG_GETARG_POINTER(0);
 	int32		optlen = st->options ? (int32) strlen(st->options) : -1;
-	Size		rowbytes = sizeof(float) * (st->dim + 1) + sizeof(uint64);
+	Size		rowbytes = sizeof(float) * (st->width + 1) + sizeof(uint64);
 	Size		size = VARHDRSZ + 24 + Max(optlen, 0) + (Size) st->n * rowbytes;
 	bytea	   *out;
 	char	   *p;
@@ -269,7 +332,8 @@ train_serial(PG_FUNCTION_ARGS)
 	p = VARDATA(out);
 	memcpy(p, &magic, 4);
 	memcpy(p + 4, &version, 2);
-	memset(p + 6, 0, 2);
+	p[6] = st->pairs ? 1 : 0;
+	p[7] = 0;
 	memcpy(p + 8, &st->dim, 4);
 	memcpy(p + 12, &st->n, 8);
 	memcpy(p + 20, &optlen, 4);
@@ -281,8 +345,8 @@ train_serial(PG_FUNCTION_ARGS)
 	}
 	for (TrainChunk *c = st->head; c; c = c->next)
 	{
-		memcpy(p, c->x, sizeof(float) * st->dim * c->nrows);
-		p += sizeof(float) * st->dim * c->nrows;
+		memcpy(p, c->x, sizeof(float) * st->width * c->nrows);
+		p += sizeof(float) * st->width * c->nrows;
 		memcpy(p, c->p, sizeof(float) * c->nrows);
 		p += sizeof(float) * c->nrows;
 		memcpy(p, c->key, sizeof(uint64) * c->nrows);
@@ -316,9 +380,11 @@ train_deserial(PG_FUNCTION_ARGS)
 	if (magic != STATE_MAGIC || version != STATE_VERSION || dim < 0 || dim > HP_MAX_DIM ||
 		n < 0 || optlen < -1 || (Size) Max(optlen, 0) > len - 24)
 		goto corrupt;
+	st->pairs = p[6] == 1;
 	p += 24;
 	len -= 24;
 	st->dim = dim;
+	st->width = st->pairs ? 2 * dim : dim;
 	if (optlen >= 0)
 	{
 		st->options = MemoryContextAlloc(agg, optlen + 1);
@@ -329,7 +395,7 @@ train_deserial(PG_FUNCTION_ARGS)
 	}
 	{
 		/* Chunks were written back to back; rebuild with the same layout. */
-		Size		rowbytes = sizeof(float) * (dim + 1) + sizeof(uint64);
+		Size		rowbytes = sizeof(float) * (st->width + 1) + sizeof(uint64);
 
 		if (dim == 0 ? (n != 0 || len != 0) : (len % rowbytes != 0 || (Size) n != len / rowbytes))
 			goto corrupt;
@@ -338,8 +404,8 @@ train_deserial(PG_FUNCTION_ARGS)
 			TrainChunk *c = ChunkWithRoom(st, agg);
 			int			m = (int) Min((int64) c->cap, n - st->n);
 
-			memcpy(c->x, p, sizeof(float) * dim * m);
-			p += sizeof(float) * dim * m;
+			memcpy(c->x, p, sizeof(float) * st->width * m);
+			p += sizeof(float) * st->width * m;
 			memcpy(c->p, p, sizeof(float) * m);
 			p += sizeof(float) * m;
 			memcpy(c->key, p, sizeof(uint64) * m);
@@ -367,7 +433,10 @@ train_final(PG_FUNCTION_ARGS)
 	HpRowRef   *refs;
 	HpTrainSet	ts;
 	HpTrainOptions opt;
-	HpModel		model;
+	HpModel		model,
+				initm;
+	const HpModel *init = NULL;
+	bool		has_init = false;
 	HpError		err;
 	char	   *canonical = NULL;
 	float	   *X,
@@ -389,39 +458,67 @@ train_final(PG_FUNCTION_ARGS)
 								 ALLOCSET_DEFAULT_SIZES);
 	old = MemoryContextSwitchTo(work);
 
-	if (hp_train_options_parse(st->options ? st->options : "{}",
-							   st->options ? strlen(st->options) : 2,
-							   &opt, &canonical, &err) != HP_OK)
-		HpReportError(&err);
+	{
+		char	   *rest = SplitInit(st->options ? st->options : "{}", &initm, &has_init);
+
+		if (hp_train_options_parse(rest, strlen(rest), &opt, &canonical, &err) != HP_OK)
+			HpReportError(&err);
+		init = has_init ? &initm : NULL;
+	}
 
 	refs = MemoryContextAllocHuge(work, sizeof(HpRowRef) * st->n);
 	for (TrainChunk *c = st->head; c; c = c->next)
 		for (int i = 0; i < c->nrows; i++, k++)
 		{
 			refs[k].key = c->key[i];
-			refs[k].x = c->x + (Size) i * st->dim;
+			refs[k].x = c->x + (Size) i * st->width;
 			refs[k].p = c->p[i];
 		}
-	hp_sort_rows(refs, st->n, st->dim);
+	hp_sort_rows(refs, st->n, st->width);
 
-	X = MemoryContextAllocHuge(work, sizeof(float) * st->dim * st->n);
+	X = MemoryContextAllocHuge(work, sizeof(float) * st->width * st->n);
 	p = MemoryContextAllocHuge(work, sizeof(float) * st->n);
 	key = MemoryContextAllocHuge(work, sizeof(uint64) * st->n);
 	for (k = 0; k < st->n; k++)
 	{
-		memcpy(X + k * st->dim, refs[k].x, sizeof(float) * st->dim);
+		memcpy(X + k * st->width, refs[k].x, sizeof(float) * st->width);
 		p[k] = refs[k].p;
 		key[k] = refs[k].key;
 	}
 	pfree(refs);
 
-	ts.n = st->n;
-	ts.dim = st->dim;
-	ts.X = X;
-	ts.p = p;
-	ts.key = key;
-	if (hp_bt_train(&ts, &opt, canonical, NULL, &model, &err) != HP_OK)
-		HpReportError(&err);
+	if (st->pairs)
+	{
+		/* Split the stored [a | b] rows into two matrices for the MLP. */
+		float	   *A = MemoryContextAllocHuge(work, sizeof(float) * st->dim * st->n);
+		float	   *B = MemoryContextAllocHuge(work, sizeof(float) * st->dim * st->n);
+		HpPairSet	ps;
+
+		for (k = 0; k < st->n; k++)
+		{
+			memcpy(A + k * st->dim, X + k * st->width, sizeof(float) * st->dim);
+			memcpy(B + k * st->dim, X + k * st->width + st->dim, sizeof(float) * st->dim);
+		}
+		pfree(X);
+		ps.n = st->n;
+		ps.dim = st->dim;
+		ps.A = A;
+		ps.B = B;
+		ps.p = p;
+		ps.key = key;
+		if (hp_mlp_train(&ps, &opt, canonical, init, &model, &err) != HP_OK)
+			HpReportError(&err);
+	}
+	else
+	{
+		ts.n = st->n;
+		ts.dim = st->dim;
+		ts.X = X;
+		ts.p = p;
+		ts.key = key;
+		if (hp_bt_train(&ts, &opt, canonical, init, &model, &err) != HP_OK)
+			HpReportError(&err);
+	}
 
 	MemoryContextSwitchTo(old);
 	result = HpModelToDatum(&model);

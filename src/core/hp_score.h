@@ -6,6 +6,7 @@
 #define HP_SCORE_H
 
 #include "hp_core.h"
+#include "hp_mlp.h"
 #include "hp_model.h"
 
 typedef struct HpScorer
@@ -17,9 +18,14 @@ typedef struct HpScorer
 	const float *var;			/* Laplace posterior variances, or NULL */
 	float	   *out;			/* heads scratch */
 	float	   *diff;			/* dim scratch */
+	bool		is_mlp;
+	HpMlp		mlp;			/* kind mlp: view of the heads */
+	float	   *xy;				/* 2 x dim rows for MLP pairs */
+	float	   *pair;			/* 2 x heads MLP rewards */
+	float	   *scratch;		/* MLP activations */
 } HpScorer;
 
-/* Prepare a scorer for a decoded model (kind linear). */
+/* Prepare a scorer for a decoded model (kind linear or mlp). */
 HpStatus	hp_scorer_init(HpScorer *s, const HpModel *m, HpError *err);
 void		hp_scorer_free(HpScorer *s);
 

@@ -30,6 +30,21 @@ hp_scorer_init(HpScorer *s, const HpModel *m, HpError *err)
 	const HpTensor *var = hp_model_tensor(m, "var");
 
 	memset(s, 0, sizeof(*s));
+	if (m->kind == HP_KIND_MLP)
+	{
+		if (hp_mlp_view(m, &s->mlp, err) != HP_OK)
+			return err->code;
+		s->m = m;
+		s->is_mlp = true;
+		s->dim = (int) m->dim;
+		s->heads = (int) m->heads;
+		s->out = hp_alloc(sizeof(float) * s->heads);
+		s->diff = hp_alloc(sizeof(float) * s->dim);
+		s->xy = hp_alloc(sizeof(float) * 2 * s->dim);
+		s->pair = hp_alloc(sizeof(float) * 2 * s->heads);
+		s->scratch = hp_alloc(sizeof(float) * hp_mlp_scratch(&s->mlp, 2));
+		return HP_OK;
+	}
 	if (m->kind != HP_KIND_LINEAR || w == NULL || w->dtype != HP_F32)
 		return hp_error(err, HP_EINVAL, "model of kind \"%s\" cannot score rows",
 						hp_model_kind_name(m->kind) ? hp_model_kind_name(m->kind) : "unknown");
@@ -49,18 +64,19 @@ hp_scorer_free(HpScorer *s)
 {
 	hp_free(s->out);
 	hp_free(s->diff);
-	s->out = s->diff = NULL;
+	hp_free(s->xy);
+	hp_free(s->pair);
+	hp_free(s->scratch);
+	s->out = s->diff = s->xy = s->pair = s->scratch = NULL;
 }
 
-/* Per-head margins of x into s->out, then mean and population std. */
+/* Mean and population std of the per-head values in s->out. */
 static void
-HeadMoments(HpScorer *s, const float *x, double *mean, double *std)
+OutMoments(HpScorer *s, double *mean, double *std)
 {
 	double		m = 0.0,
 				v = 0.0;
 
-	hp_blas.sgemv(CblasRowMajor, CblasNoTrans, s->heads, s->dim, 1.0f, s->W, s->dim,
-				  x, 1, 0.0f, s->out, 1);
 	for (int h = 0; h < s->heads; h++)
 		m += s->out[h];
 	m /= s->heads;
@@ -69,6 +85,18 @@ HeadMoments(HpScorer *s, const float *x, double *mean, double *std)
 	*mean = m;
 	if (std)
 		*std = sqrt(v / s->heads);
+}
+
+/* Per-head rewards of x into s->out, then their mean and std. */
+static void
+HeadMoments(HpScorer *s, const float *x, double *mean, double *std)
+{
+	if (s->is_mlp)
+		hp_mlp_forward(&s->mlp, x, 1, s->out, s->scratch);
+	else
+		hp_blas.sgemv(CblasRowMajor, CblasNoTrans, s->heads, s->dim, 1.0f, s->W, s->dim,
+					  x, 1, 0.0f, s->out, 1);
+	OutMoments(s, mean, std);
 }
 
 /* Laplace std of w.x: sqrt(sum_j var_j x_j^2). */
@@ -106,9 +134,22 @@ hp_score_prefer(HpScorer *s, const float *a, const float *b, double *mean, doubl
 				v = 0.0,
 				zbar;
 
-	memcpy(s->diff, a, sizeof(float) * s->dim);
-	hp_blas.saxpy(s->dim, -1.0f, b, 1, s->diff, 1);
-	HeadMoments(s, s->diff, &zbar, NULL);
+	if (s->is_mlp)
+	{
+		/* Rewards are not linear: score both rows, then take differences. */
+		memcpy(s->xy, a, sizeof(float) * s->dim);
+		memcpy(s->xy + s->dim, b, sizeof(float) * s->dim);
+		hp_mlp_forward(&s->mlp, s->xy, 2, s->pair, s->scratch);
+		memcpy(s->out, s->pair, sizeof(float) * s->heads);
+		hp_blas.saxpy(s->heads, -1.0f, s->pair + s->heads, 1, s->out, 1);
+		OutMoments(s, &zbar, NULL);
+	}
+	else
+	{
+		memcpy(s->diff, a, sizeof(float) * s->dim);
+		hp_blas.saxpy(s->dim, -1.0f, b, 1, s->diff, 1);
+		HeadMoments(s, s->diff, &zbar, NULL);
+	}
 	if (s->var)
 	{
 		/* Delta method: spread of sigmoid(w.d) from the spread of w.d. */
