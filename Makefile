@@ -14,7 +14,7 @@ DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
 DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
 
 REGRESS     = $(sort $(filter-out $(EXTENSION)--%,$(basename $(notdir $(wildcard sql/*.sql)))))
-REGRESS_OPTS = --inputdir=. --outputdir=results_regress
+REGRESS_OPTS = --inputdir=. --outputdir=results_regress --load-extension=hybridpref
 TAP_TESTS   = 1
 PROVE_TESTS = test/tap/t/*.pl
 

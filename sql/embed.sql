@@ -5,7 +5,6 @@
 -- distinct n-gram, L2-normalised.  Words are runs of ASCII letters
 -- (lowercased), ASCII digits and non-ASCII bytes; everything else separates
 -- words.  The result depends only on the text bytes and dim.
-CREATE EXTENSION IF NOT EXISTS hybridpref;
 
 -- Cosine similarity is a plain dot product, since embeddings are unit-norm.
 CREATE FUNCTION pg_temp.dot(a real[], b real[]) RETURNS float8

@@ -2,7 +2,6 @@
 -- Bradley-Terry reward models: training with hp.train_reward_model and
 -- scoring with hp.reward, hp.reward_std, hp.prefer and hp.prefer_std.
 --
-CREATE EXTENSION IF NOT EXISTS hybridpref;
 
 -- A small preference set whose hidden reward is r(x) = 2*x1 - x2.
 SELECT setseed(0.42);

@@ -1,7 +1,6 @@
 --
 -- Bad input to training and scoring: each gets a clear ERROR.
 --
-CREATE EXTENSION IF NOT EXISTS hybridpref;
 
 -- hp_try runs a statement and shows its SQLSTATE and message instead of failing.
 CREATE OR REPLACE FUNCTION hp_try(q text) RETURNS text LANGUAGE plpgsql AS $$

@@ -2,7 +2,6 @@
 -- Parallel training: workers build partial states, the leader combines
 -- them, and the model equals the serial one.
 --
-CREATE EXTENSION IF NOT EXISTS hybridpref;
 
 SELECT setseed(0.1);
 CREATE TABLE big AS
@@ -21,14 +20,13 @@ SET parallel_leader_participation = off;
 EXPLAIN (COSTS OFF)
 SELECT hp.train_reward_model(chosen, rejected, '{"heads": 4, "seed": 3}') FROM big;
 
-CREATE TEMP TABLE par AS
-SELECT hp.train_reward_model(chosen, rejected, '{"heads": 4, "seed": 3}') AS m FROM big;
+SELECT hp.train_reward_model(chosen, rejected, '{"heads": 4, "seed": 3}')::text AS par FROM big \gset
 
 SET max_parallel_workers_per_gather = 0;
-CREATE TEMP TABLE ser AS
-SELECT hp.train_reward_model(chosen, rejected, '{"heads": 4, "seed": 3}') AS m FROM big;
+EXPLAIN (COSTS OFF)
+SELECT hp.train_reward_model(chosen, rejected, '{"heads": 4, "seed": 3}') FROM big;
+SELECT hp.train_reward_model(chosen, rejected, '{"heads": 4, "seed": 3}')::text AS ser FROM big \gset
 
 -- Identical models (the final step sorts rows canonically).
-SELECT par.m::text = ser.m::text AS identical,
-       hp.model_info(par.m)->'rows' AS rows
-FROM par, ser;
+SELECT :'par' = :'ser' AS identical,
+       hp.model_info(:'par'::hp.model)->'rows' AS rows;
