@@ -21,7 +21,7 @@ PROVE_TESTS = test/tap/t/*.pl
 # OpenBLAS is opened lazily in backends (src/blas_loader.c), never in the
 # postmaster, so the module does not carry a DT_NEEDED on it.
 PG_CPPFLAGS = -I$(srcdir)/src/core -DHP_BLAS_DYNAMIC
-PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+PG_CFLAGS   = -std=gnu11 -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers -Wno-sign-compare
 SHLIB_LINK  = -ldl -lm
 
 PG_CONFIG  ?= pg_config

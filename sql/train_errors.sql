@@ -4,11 +4,13 @@
 
 -- hp_try runs a statement and shows its SQLSTATE and message instead of failing.
 CREATE OR REPLACE FUNCTION hp_try(q text) RETURNS text LANGUAGE plpgsql AS $$
+DECLARE d text;
 BEGIN
   EXECUTE q;
   RETURN 'ok';
 EXCEPTION WHEN OTHERS THEN
-  RETURN SQLSTATE || ': ' || SQLERRM;
+  GET STACKED DIAGNOSTICS d = PG_EXCEPTION_DETAIL;
+  RETURN SQLSTATE || ': ' || SQLERRM || coalesce(nullif(' (' || d || ')', ' ()'), '');
 END $$;
 
 -- NaN, Inf and NULL elements

@@ -14,3 +14,7 @@ COMMENT ON FUNCTION hp.reward(hp.model, real[]) IS 'reward of an embedding: mean
 COMMENT ON FUNCTION hp.reward_std(hp.model, real[]) IS 'epistemic standard deviation of the reward (across heads, or Laplace posterior); O(heads*dim) per row';
 COMMENT ON FUNCTION hp.prefer(hp.model, real[], real[]) IS 'probability that a is preferred over b, averaged over heads';
 COMMENT ON FUNCTION hp.prefer_std(hp.model, real[], real[]) IS 'standard deviation across heads of the probability that a is preferred over b';
+
+CREATE FUNCTION hp.linear_model(w real[]) RETURNS hp.model
+AS 'MODULE_PATHNAME', 'linear_model' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION hp.linear_model(real[]) IS 'linear reward model from weights: 1-D for one head, 2-D (heads x dim) for an ensemble';
