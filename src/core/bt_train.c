@@ -30,6 +30,8 @@ typedef struct Trainer
 	double		lambda;
 	float	   *C;				/* n x H bootstrap weights / N_h */
 	float	   *W;				/* H x d */
+	float	   *A;				/* H x d prior anchors, or NULL */
+	float	   *Wd;				/* H x d scratch: W - A */
 	float	   *Z;				/* n x H margins X W^T */
 	float	   *R;				/* n x H residual or curvature scratch */
 	float	   *G;				/* H x d gradient */
@@ -121,10 +123,23 @@ HeadLoss(const Trainer *t, int h, const float *DZ, double alpha)
 	return s;
 }
 
+/* W - A (the penalised displacement) into t->Wd; returns it. */
+static const float *
+Displacement(Trainer *t)
+{
+	if (t->A == NULL)
+		return t->W;
+	memcpy(t->Wd, t->W, sizeof(float) * t->H * t->d);
+	hp_blas.saxpy(t->H * t->d, -1.0f, t->A, 1, t->Wd, 1);
+	return t->Wd;
+}
+
 /* Recompute objective, gradient and gradient norm of every head. */
 static void
 Evaluate(Trainer *t)
 {
+	const float *Wd;
+
 	for (int64_t i = 0; i < t->n; i++)
 		for (int h = 0; h < t->H; h++)
 		{
@@ -132,10 +147,11 @@ Evaluate(Trainer *t)
 
 			t->R[k] = (float) (t->C[k] * (Sigmoid(t->Z[k]) - t->ts->p[i]));
 		}
-	MulStXPlus(t, t->R, t->W, t->G);
+	Wd = Displacement(t);
+	MulStXPlus(t, t->R, Wd, t->G);
 	for (int h = 0; h < t->H; h++)
 	{
-		double		wn = hp_blas.snrm2(t->d, t->W + h * t->d, 1);
+		double		wn = hp_blas.snrm2(t->d, Wd + h * t->d, 1);
 
 		t->f[h] = HeadLoss(t, h, NULL, 0.0) + 0.5 * t->lambda * wn * wn;
 		t->gnorm[h] = hp_blas.snrm2(t->d, t->G + h * t->d, 1);
@@ -267,6 +283,30 @@ InitWeights(Trainer *t, int64_t seed)
 	}
 }
 
+/*
+ * Random anchors drawn from the prior N(0, 1/(n lambda)) that each head is
+ * regularised toward instead of 0 ("anchored ensembles").  Bootstrapping
+ * alone leaves every head at 0 in directions the data never probes, so the
+ * ensemble would claim certainty exactly where it knows nothing; anchors
+ * give those directions the prior's spread.
+ */
+static void
+InitAnchors(Trainer *t, int64_t seed)
+{
+	double		scale = 1.0 / sqrt((double) t->n * t->lambda);
+
+	t->A = hp_alloc(sizeof(float) * t->H * t->d);
+	t->Wd = hp_alloc(sizeof(float) * t->H * t->d);
+	for (int h = 0; h < t->H; h++)
+	{
+		HpRng		r;
+
+		hp_rng_seed(&r, hp_mix64((uint64_t) seed ^ 0xa5c4017ULL) + (uint64_t) h);
+		for (int j = 0; j < t->d; j++)
+			t->A[h * t->d + j] = (float) (scale * hp_rng_normal(&r));
+	}
+}
+
 /* Diagonal Laplace posterior variances of a single head (precision of N*f). */
 static float *
 LaplaceVariance(Trainer *t)
@@ -386,6 +426,8 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 	XP = hp_alloc(sizeof(float) * t.n * H);
 
 	InitWeights(&t, opt->seed);
+	if (opt->anchored && H > 1 && t.lambda > 0)
+		InitAnchors(&t, opt->seed);
 
 	/* Reference gradient at w = 0 sets the scale of the stopping rule. */
 	Evaluate(&t);
@@ -413,6 +455,7 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 		{
 			float	   *w = t.W + h * t.d,
 					   *p = P + h * t.d;
+			const float *wd = Displacement(&t) + h * t.d;
 			double		gp,
 						ww,
 						wp,
@@ -424,8 +467,8 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 			if (!active[h])
 				continue;
 			gp = hp_blas.sdot(t.d, t.G + h * t.d, 1, p, 1);
-			ww = hp_blas.sdot(t.d, w, 1, w, 1);
-			wp = hp_blas.sdot(t.d, w, 1, p, 1);
+			ww = hp_blas.sdot(t.d, wd, 1, wd, 1);
+			wp = hp_blas.sdot(t.d, wd, 1, p, 1);
 			pp = hp_blas.sdot(t.d, p, 1, p, 1);
 			if (!(gp < 0.0))
 			{
@@ -518,6 +561,8 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 done:
 	hp_free(t.C);
 	hp_free(t.W);
+	hp_free(t.A);
+	hp_free(t.Wd);
 	hp_free(t.Z);
 	hp_free(t.R);
 	hp_free(t.G);

@@ -5,7 +5,8 @@
  *   [0,4)   magic "HPMD"
  *   [4,6)   u16 format version (HP_MODEL_FORMAT_VERSION; older ones still load)
  *   [6,8)   u16 kind
- *   [8,16)  u64 FNV-1a checksum of bytes [16, end)
+ *   [8,16)  u64 FNV-1a checksum of bytes [4,8) then [16, end), so the
+ *           version and kind are covered too
  *   [16,..) u32 dim, u32 heads, u32 uncertainty, u32 reserved,
  *           f64 lambda, f64 loss, i64 rows, i64 seed,
  *           u32 options_len, options bytes (canonical JSON, no NUL),

@@ -16,7 +16,9 @@ typedef struct HpTrainOptions
 	int			uncertainty;	/* HP_UNC_ENSEMBLE or HP_UNC_LAPLACE */
 	int			max_iter;		/* Newton iterations; default 100 */
 	double		tol;			/* relative gradient-norm tolerance; default 1e-6 */
-	int			arch;			/* HP_KIND_LINEAR (HP_KIND_MLP in issue 3) */
+	int			arch;			/* HP_KIND_LINEAR or HP_KIND_MLP */
+	bool		anchored;		/* prior "anchored": heads regularised toward
+								 * random anchors drawn from the prior */
 	/* MLP (issue 3) */
 	int			hidden[4];
 	int			nhidden;

@@ -346,7 +346,7 @@ hp_mlp_train(const HpPairSet *ps, const HpTrainOptions *opt, const char *options
 {
 	Net			n;
 	Work		w;
-	int			H = opt->heads_given ? opt->heads : 20;
+	int			H = opt->heads;
 	int			B = opt->batch_size;
 	float	   *C,
 			   *mom,

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define VALID_OPTIONS "lambda, heads, seed, uncertainty, max_iter, tol, arch, hidden, epochs, lr, batch_size"
+#define VALID_OPTIONS "lambda, heads, seed, uncertainty, prior, max_iter, tol, arch, hidden, epochs, lr, batch_size"
 
 /* Defaults documented in hp_options.h. */
 void
@@ -26,6 +26,7 @@ hp_train_options_default(HpTrainOptions *o)
 	o->heads = 8;
 	o->seed = 0;
 	o->uncertainty = HP_UNC_ENSEMBLE;
+	o->anchored = true;
 	o->max_iter = 100;
 	o->tol = 1e-6;
 	o->arch = HP_KIND_LINEAR;
@@ -164,6 +165,12 @@ ApplyOption(const char *key, const HpJson *v, HpTrainOptions *o, HpError *err)
 		o->uncertainty = c ? HP_UNC_LAPLACE : HP_UNC_ENSEMBLE;
 		return rc;
 	}
+	if (strcmp(key, "prior") == 0)
+	{
+		rc = GetChoice(v, key, "anchored", "none", &c, err);
+		o->anchored = (c == 0);
+		return rc;
+	}
 	if (strcmp(key, "arch") == 0)
 	{
 		rc = GetChoice(v, key, "linear", "mlp", &c, err);
@@ -202,6 +209,8 @@ CanonicalOptions(const HpTrainOptions *o)
 	hp_json_write_int64(&b, o->seed);
 	hp_buf_puts(&b, ",\"uncertainty\":");
 	hp_json_write_string(&b, hp_uncertainty_name(o->uncertainty));
+	hp_buf_puts(&b, ",\"prior\":");
+	hp_json_write_string(&b, o->anchored ? "anchored" : "none");
 	hp_buf_puts(&b, ",\"max_iter\":");
 	hp_json_write_int64(&b, o->max_iter);
 	hp_buf_puts(&b, ",\"tol\":");
@@ -222,7 +231,20 @@ CanonicalOptions(const HpTrainOptions *o)
 	hp_buf_puts(&b, ",\"batch_size\":");
 	hp_json_write_int64(&b, o->batch_size);
 	hp_buf_putc(&b, '}');
-	return hp_buf_finish(&b, NULL);
+	{
+		/* Stored options use the sorted canonical form models require. */
+		char	   *text = hp_buf_finish(&b, NULL);
+		char	   *canon = NULL;
+
+		if (hp_json_canonical(text, strlen(text), &canon, NULL) != HP_OK)
+			canon = NULL;
+		if (canon)
+		{
+			hp_free(text);
+			return canon;
+		}
+		return text;
+	}
 }
 
 /* See hp_options.h. */
@@ -257,6 +279,9 @@ hp_train_options_parse(const char *json, size_t len, HpTrainOptions *o,
 			return rc;
 		}
 	}
+	/* The default ensemble size depends on what is being trained. */
+	if (!o->heads_given)
+		o->heads = o->uncertainty == HP_UNC_LAPLACE ? 1 : (o->arch == HP_KIND_MLP ? 20 : 8);
 	if (canonical)
 		*canonical = CanonicalOptions(o);
 	return HP_OK;
