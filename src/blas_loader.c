@@ -11,6 +11,7 @@
 #include "postgres.h"
 
 #include <dlfcn.h>
+#include <stdlib.h>
 
 #include "miscadmin.h"
 
@@ -69,6 +70,17 @@ HpBlasEnsure(void)
 	if (!IsUnderPostmaster && IsPostmasterEnvironment)
 		elog(ERROR, "hybridpref: BLAS must not be loaded in the postmaster");
 
+	{
+		/*
+		 * OpenBLAS starts its thread pool inside dlopen(), before any
+		 * setter can run, sized from this variable; setting it first is
+		 * the only way to bound the pool from the start.
+		 */
+		char		buf[16];
+
+		snprintf(buf, sizeof(buf), "%d", hp_blas_threads);
+		setenv("OPENBLAS_NUM_THREADS", buf, 1);
+	}
 	blas = OpenFirst(OpenBlasNames, &blasname);
 	if (blas == NULL)
 		ereport(ERROR,

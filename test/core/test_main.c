@@ -20,5 +20,6 @@ main(void)
 	run_train_tests();
 	run_score_tests();
 	printf("core: %d passed, %d failed\n", hp_tests_passed, hp_tests_failed);
+	fflush(stdout);			/* LeakSanitizer exits before stdio flushes */
 	return hp_tests_failed ? 1 : 0;
 }
