@@ -139,7 +139,18 @@ Layer(const HpMlp *v, int l, const float *in, int m, float *act)
 
 	for (int i = 0; i < m; i++)
 		memcpy(act + i * ld, v->b[l], sizeof(float) * ld);
-	if (l == 0)
+	if (m == 1)
+	{
+		/* One row (per-row scoring): gemv avoids gemm's packing overhead. */
+		if (l == 0)
+			hp_blas.sgemv(CblasRowMajor, CblasNoTrans, H * w, fan, 1.0f, v->W[0], fan,
+						  in, 1, 1.0f, act, 1);
+		else
+			for (int h = 0; h < H; h++)
+				hp_blas.sgemv(CblasRowMajor, CblasNoTrans, w, fan, 1.0f, v->W[l] + (size_t) h * w * fan,
+							  fan, in + (size_t) h * fan, 1, 1.0f, act + (size_t) h * w, 1);
+	}
+	else if (l == 0)
 		hp_blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, H * w, fan, 1.0f,
 					  in, fan, v->W[0], fan, 1.0f, act, (int) ld);
 	else
