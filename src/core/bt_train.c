@@ -23,7 +23,8 @@
 typedef struct Trainer
 {
 	const HpTrainSet *ts;
-	int			H;				/* heads */
+	int			H;				/* heads solved together (samples + center) */
+	int			center;			/* 1 when head 0 is the plain MAP fit */
 	int			d;
 	int64_t		n;
 	int64_t		block;			/* rows per pass block */
@@ -266,7 +267,8 @@ InitWeights(Trainer *t, int64_t seed)
 
 		for (int64_t i = 0; i < t->n; i++)
 		{
-			float		c = (t->H == 1) ? 1.0f : hp_boot_weight(t->ts->key[i], seed, h);
+			float		c = (t->H == 1 || h < t->center) ? 1.0f
+				: hp_boot_weight(t->ts->key[i], seed, h - t->center);
 
 			t->C[i * t->H + h] = c;
 			sum += c;
@@ -297,11 +299,12 @@ InitAnchors(Trainer *t, int64_t seed)
 
 	t->A = hp_alloc(sizeof(float) * t->H * t->d);
 	t->Wd = hp_alloc(sizeof(float) * t->H * t->d);
-	for (int h = 0; h < t->H; h++)
+	memset(t->A, 0, sizeof(float) * t->H * t->d);
+	for (int h = t->center; h < t->H; h++)
 	{
 		HpRng		r;
 
-		hp_rng_seed(&r, hp_mix64((uint64_t) seed ^ 0xa5c4017ULL) + (uint64_t) h);
+		hp_rng_seed(&r, hp_mix64((uint64_t) seed ^ 0xa5c4017ULL) + (uint64_t) (h - t->center));
 		for (int j = 0; j < t->d; j++)
 			t->A[h * t->d + j] = (float) (scale * hp_rng_normal(&r));
 	}
@@ -350,6 +353,8 @@ static HpStatus
 WarmStart(Trainer *t, const HpModel *init, HpError *err)
 {
 	const HpTensor *w = hp_model_tensor(init, "w");
+	const HpTensor *c = hp_model_tensor(init, "center");
+	int			samples = t->H - t->center;
 
 	if (init->kind != HP_KIND_LINEAR || w == NULL || w->dtype != HP_F32)
 		return hp_error(err, HP_EINVAL, "init model must be a linear reward model");
@@ -359,14 +364,17 @@ WarmStart(Trainer *t, const HpModel *init, HpError *err)
 						init->dim, t->d);
 	for (int h = 0; h < t->H; h++)
 	{
-		if ((int) w->rows == t->H)
-			memcpy(t->W + h * t->d, (const float *) w->data + h * t->d, sizeof(float) * t->d);
+		float	   *dst = t->W + h * t->d;
+
+		if (h < t->center && c != NULL)
+			memcpy(dst, c->data, sizeof(float) * t->d);
+		else if (h >= t->center && (int) w->rows == samples)
+			memcpy(dst, (const float *) w->data + (h - t->center) * t->d, sizeof(float) * t->d);
 		else
 		{
-			memset(t->W + h * t->d, 0, sizeof(float) * t->d);
+			memset(dst, 0, sizeof(float) * t->d);
 			for (uint32_t k = 0; k < w->rows; k++)
-				hp_blas.saxpy(t->d, 1.0f / w->rows, (const float *) w->data + k * t->d, 1,
-							  t->W + h * t->d, 1);
+				hp_blas.saxpy(t->d, 1.0f / w->rows, (const float *) w->data + k * t->d, 1, dst, 1);
 		}
 	}
 	return HP_OK;
@@ -406,6 +414,13 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 
 	memset(&t, 0, sizeof(t));
 	t.ts = ts;
+	/*
+	 * An ensemble also solves a center head: the plain regularised fit on
+	 * all rows.  Rewards come from it (as accurate as a single model); the
+	 * bootstrap, prior-anchored heads only measure the spread.
+	 */
+	t.center = H > 1 ? 1 : 0;
+	H += t.center;
 	t.H = H;
 	t.d = ts->dim;
 	t.n = ts->n;
@@ -521,14 +536,11 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 		goto done;
 	}
 
-	/* Reported loss: unweighted log-loss of the ensemble-mean margin. */
+	/* Reported loss: unweighted log-loss of the reward head (center or only). */
 	for (int64_t i = 0; i < t.n; i++)
 	{
-		double		z = 0.0;
+		double		z = t.Z[i * H];
 
-		for (int h = 0; h < H; h++)
-			z += t.Z[i * H + h];
-		z /= H;
 		loss += Softplus(-z) + (1.0 - ts->p[i]) * z;
 	}
 	loss /= (double) t.n;
@@ -537,7 +549,7 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 	out->version = HP_MODEL_FORMAT_VERSION;
 	out->kind = HP_KIND_LINEAR;
 	out->dim = (uint32_t) t.d;
-	out->heads = (uint32_t) H;
+	out->heads = (uint32_t) (H - t.center);
 	out->uncertainty = (uint32_t) opt->uncertainty;
 	out->lambda = opt->lambda;
 	out->loss = loss;
@@ -549,7 +561,10 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 		out->options = hp_alloc(len + 1);
 		memcpy(out->options, options_json ? options_json : "{}", len + 1);
 	}
-	hp_model_add_tensor(out, "w", HP_F32, (uint32_t) H, (uint32_t) t.d, t.W);
+	hp_model_add_tensor(out, "w", HP_F32, (uint32_t) (H - t.center), (uint32_t) t.d,
+						t.W + t.center * t.d);
+	if (t.center)
+		hp_model_add_tensor(out, "center", HP_F32, 1, (uint32_t) t.d, t.W);
 	if (opt->uncertainty == HP_UNC_LAPLACE)
 	{
 		float	   *var = LaplaceVariance(&t);

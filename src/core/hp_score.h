@@ -16,6 +16,7 @@ typedef struct HpScorer
 	int			heads;
 	const float *W;				/* heads x dim */
 	const float *var;			/* Laplace posterior variances, or NULL */
+	const float *center;		/* MAP head giving the mean, or NULL */
 	float	   *out;			/* heads scratch */
 	float	   *diff;			/* dim scratch */
 	bool		is_mlp;
@@ -29,10 +30,10 @@ typedef struct HpScorer
 HpStatus	hp_scorer_init(HpScorer *s, const HpModel *m, HpError *err);
 void		hp_scorer_free(HpScorer *s);
 
-/* Mean reward over heads and its epistemic std (either pointer may be NULL). */
+/* Reward (center head, else mean over heads) and its epistemic std (either may be NULL). */
 void		hp_score_reward(HpScorer *s, const float *x, double *mean, double *std);
 
-/* P(a > b) averaged over heads, and its spread across heads. */
+/* P(a > b) (center head, else mean over heads), and its spread across heads. */
 void		hp_score_prefer(HpScorer *s, const float *a, const float *b, double *mean, double *std);
 
 #endif

@@ -786,6 +786,8 @@ hp_json_write_float(HpBuf *b, float f)
 {
 	char		s[32];
 
+	if (f == 0.0f)
+		f = 0.0f;				/* -0 would not survive jsonb's numeric */
 	if (!isfinite(f))
 	{
 		hp_buf_puts(b, "null");
@@ -809,6 +811,8 @@ hp_json_write_double(HpBuf *b, double d)
 {
 	char		s[40];
 
+	if (d == 0.0)
+		d = 0.0;				/* -0 would not survive jsonb's numeric */
 	if (!isfinite(d))
 	{
 		hp_buf_puts(b, "null");

@@ -75,6 +75,24 @@ ValidTensorName(const char *name, size_t len)
 	return true;
 }
 
+/*
+ * Replace -0 by +0: JSON numbers that pass through PostgreSQL's numeric
+ * (jsonb) lose the sign of zero, so only +0 survives every text form.
+ */
+static void
+NormaliseZeros(HpTensor *t)
+{
+	size_t		n = (size_t) t->rows * t->cols;
+
+	for (size_t i = 0; i < n; i++)
+	{
+		if (t->dtype == HP_F32 && ((float *) t->data)[i] == 0.0f)
+			((float *) t->data)[i] = 0.0f;
+		else if (t->dtype == HP_F64 && ((double *) t->data)[i] == 0.0)
+			((double *) t->data)[i] = 0.0;
+	}
+}
+
 /* Store a copy of data (or zeros when data is NULL) as a new tensor. */
 HpTensor *
 hp_model_add_tensor(HpModel *m, const char *name, HpDtype dtype,
@@ -88,7 +106,20 @@ hp_model_add_tensor(HpModel *m, const char *name, HpDtype dtype,
 	if (m->ntensors >= HP_MAX_TENSORS || !ValidTensorName(name, len) || esize == 0 ||
 		n > SIZE_MAX / esize || hp_model_tensor(m, name) != NULL)
 		return NULL;
-	t = &m->tensors[m->ntensors];
+	/*
+	 * Tensors are kept sorted by name: the binary form (and so the checksum)
+	 * must not depend on the order a writer, or jsonb, listed them in.
+	 */
+	{
+		uint32_t	pos = m->ntensors;
+
+		while (pos > 0 && strcmp(m->tensors[pos - 1].name, name) > 0)
+		{
+			m->tensors[pos] = m->tensors[pos - 1];
+			pos--;
+		}
+		t = &m->tensors[pos];
+	}
 	memset(t, 0, sizeof(*t));
 	memcpy(t->name, name, len);
 	t->dtype = (uint8_t) dtype;
@@ -96,7 +127,10 @@ hp_model_add_tensor(HpModel *m, const char *name, HpDtype dtype,
 	t->cols = cols;
 	t->data = hp_alloc((size_t) n * esize);
 	if (data)
+	{
 		memcpy(t->data, data, (size_t) n * esize);
+		NormaliseZeros(t);
+	}
 	else
 		memset(t->data, 0, (size_t) n * esize);
 	m->ntensors++;
@@ -324,8 +358,8 @@ PutBody(Sink *s, const HpModel *m)
 	PutLE(s, m->heads, 4);
 	PutLE(s, m->uncertainty, 4);
 	PutLE(s, 0, 4);
-	PutF64(s, m->lambda);
-	PutF64(s, m->loss);
+	PutF64(s, m->lambda == 0.0 ? 0.0 : m->lambda);	/* no -0, as for tensors */
+	PutF64(s, m->loss == 0.0 ? 0.0 : m->loss);
 	PutLE(s, (uint64_t) m->rows, 8);
 	PutLE(s, (uint64_t) m->seed, 8);
 	PutLE(s, optlen, 4);
@@ -774,6 +808,7 @@ TensorFromJson(HpModel *m, const HpJson *key, const HpJson *v, HpError *err)
 			return hp_error(err, HP_ECORRUPT, "tensor \"%s\" value %u is not a finite %s number",
 							key->u.str, i, dtype->u.str);
 	}
+	NormaliseZeros(t);
 	return HP_OK;
 }
 

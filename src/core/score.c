@@ -28,6 +28,7 @@ hp_scorer_init(HpScorer *s, const HpModel *m, HpError *err)
 {
 	const HpTensor *w = hp_model_tensor(m, "w");
 	const HpTensor *var = hp_model_tensor(m, "var");
+	const HpTensor *center = hp_model_tensor(m, "center");
 
 	memset(s, 0, sizeof(*s));
 	if (m->kind == HP_KIND_MLP)
@@ -53,6 +54,7 @@ hp_scorer_init(HpScorer *s, const HpModel *m, HpError *err)
 	s->heads = (int) w->rows;
 	s->W = w->data;
 	s->var = (m->uncertainty == HP_UNC_LAPLACE && var) ? var->data : NULL;
+	s->center = (center && center->dtype == HP_F32 && (int) center->cols == s->dim) ? center->data : NULL;
 	s->out = hp_alloc(sizeof(float) * s->heads);
 	s->diff = hp_alloc(sizeof(float) * s->dim);
 	return HP_OK;
@@ -118,6 +120,8 @@ hp_score_reward(HpScorer *s, const float *x, double *mean, double *std)
 				sd;
 
 	HeadMoments(s, x, &m, &sd);
+	if (s->center)
+		m = hp_blas.sdot(s->dim, s->center, 1, x, 1);
 	if (s->var)
 		sd = LaplaceStd(s, x);
 	if (mean)
@@ -126,7 +130,10 @@ hp_score_reward(HpScorer *s, const float *x, double *mean, double *std)
 		*std = sd;
 }
 
-/* P(a > b) averaged over heads (ensemble) or at the MAP (Laplace). */
+/*
+ * P(a > b): from the center head when the model has one (else averaged over
+ * heads, or at the MAP for Laplace); the spread is always across heads.
+ */
 void
 hp_score_prefer(HpScorer *s, const float *a, const float *b, double *mean, double *std)
 {
@@ -171,7 +178,7 @@ hp_score_prefer(HpScorer *s, const float *a, const float *b, double *mean, doubl
 		v += q * q;
 	}
 	if (mean)
-		*mean = m;
+		*mean = s->center ? Sigmoid(hp_blas.sdot(s->dim, s->center, 1, s->diff, 1)) : m;
 	if (std)
 		*std = sqrt(v / s->heads);
 }
