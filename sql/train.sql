@@ -80,3 +80,27 @@ FROM (VALUES ('{1,2}'::real[]), ('{3,4}')) v(x);
 -- Separable data converges thanks to the L2 penalty.
 SELECT hp.reward(hp.train_reward_model(x, y, '{"heads":1,"lambda":0.01}'), '{1}') < 100 AS finite
 FROM (VALUES ('{1}'::real[], '{0}'::real[]), ('{2}', '{1}')) v(x, y);
+
+-- MLP heads (ActiveUltraFeedback's reward model shape, smaller here): each
+-- head is an MLP on the embedding, trained with Adam on its own bootstrap.
+CREATE TABLE mlp AS
+SELECT hp.train_reward_model(chosen, rejected,
+         '{"arch": "mlp", "hidden": [16, 16], "heads": 4, "epochs": 30, "lr": 0.01, "seed": 3}') AS m
+FROM prefs;
+SELECT info->>'kind' AS kind, info->'heads' AS heads, info->'options'->'hidden' AS hidden
+FROM (SELECT hp.model_info(m) AS info FROM mlp) s;
+SELECT avg((hp.prefer(m, chosen, rejected) > 0.5)::int) > 0.9 AS learns,
+       min(hp.reward_std(m, chosen)) > 0 AS heads_disagree
+FROM prefs, mlp;
+
+-- Warm start: "init" takes a previous model (its text form, as a string or
+-- as a JSON object).  One more epoch from the trained MLP keeps its accuracy.
+SELECT avg((hp.prefer(m2, chosen, rejected) > 0.5)::int) > 0.9 AS warm_started
+FROM prefs,
+     (SELECT hp.train_reward_model(chosen, rejected,
+               '{"arch": "mlp", "hidden": [16, 16], "heads": 4, "epochs": 1, "lr": 0.001}'::jsonb
+               || jsonb_build_object('init', (SELECT m::text FROM mlp))) AS m2
+      FROM prefs) t;
+SELECT hp.model_info(hp.train_reward_model(chosen, rejected,
+         '{"heads": 4, "seed": 7}'::jsonb || jsonb_build_object('init', (SELECT m::text::jsonb FROM models))))->'rows' AS rows
+FROM prefs;

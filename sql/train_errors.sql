@@ -46,3 +46,16 @@ SELECT hp.reward(m, NULL) IS NULL AS strict_null FROM m1;
 
 -- after all that, the server still answers
 SELECT 1 AS alive;
+
+-- MLP options out of range, and warm starts that do not fit
+SELECT hp_try($q$SELECT hp.train_reward_model('{1}', '{0}', '{"arch": "mlp", "hidden": [0]}')$q$);
+SELECT hp_try($q$SELECT hp.train_reward_model('{1}', '{0}', '{"arch": "mlp", "hidden": [8, 8, 8, 8, 8]}')$q$);
+SELECT hp_try($q$SELECT hp.train_reward_model('{1}', '{0}', '{"arch": "mlp", "lr": 0}')$q$);
+SELECT hp_try($q$SELECT hp.train_reward_model('{1}', '{0}', '{"arch": "mlp", "epochs": 0}')$q$);
+SELECT hp_try($q$SELECT hp.train_reward_model('{1}', '{0}', '{"arch": "mlp", "uncertainty": "laplace"}')$q$);
+SELECT hp_try($q$SELECT hp.train_reward_model('{1}', '{0}', '{"arch": "transformer"}')$q$);
+SELECT hp_try($q$SELECT hp.train_reward_model('{1,2}', '{0,0}', jsonb_build_object('init', (SELECT m::text FROM m1)) || '{"heads": 2}')$q$);
+SELECT hp_try($q$SELECT hp.train_reward_model('{1,2}', '{0,0}', jsonb_build_object('init', 'not a model'))$q$);
+SELECT hp_try($q$SELECT hp.train_reward_model('{1,2}', '{0,0}', jsonb_build_object('init', 42))$q$);
+SELECT hp_try($q$SELECT hp.train_reward_model('{1,2}', '{0,0}', jsonb_build_object('arch', 'mlp', 'init', (SELECT m::text FROM m1)))$q$);
+SELECT 1 AS still_alive;
