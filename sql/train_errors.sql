@@ -54,7 +54,7 @@ SELECT hp_try($q$SELECT hp.train_reward_model('{1}', '{0}', '{"arch": "mlp", "lr
 SELECT hp_try($q$SELECT hp.train_reward_model('{1}', '{0}', '{"arch": "mlp", "epochs": 0}')$q$);
 SELECT hp_try($q$SELECT hp.train_reward_model('{1}', '{0}', '{"arch": "mlp", "uncertainty": "laplace"}')$q$);
 SELECT hp_try($q$SELECT hp.train_reward_model('{1}', '{0}', '{"arch": "transformer"}')$q$);
-SELECT hp_try($q$SELECT hp.train_reward_model('{1,2}', '{0,0}', jsonb_build_object('init', (SELECT m::text FROM m1)) || '{"heads": 2}')$q$);
+SELECT hp_try($q$SELECT hp.train_reward_model('{1,2}', '{0,0}', jsonb_build_object('init', hp.linear_model('{1,2,3}')::text))$q$);
 SELECT hp_try($q$SELECT hp.train_reward_model('{1,2}', '{0,0}', jsonb_build_object('init', 'not a model'))$q$);
 SELECT hp_try($q$SELECT hp.train_reward_model('{1,2}', '{0,0}', jsonb_build_object('init', 42))$q$);
 SELECT hp_try($q$SELECT hp.train_reward_model('{1,2}', '{0,0}', jsonb_build_object('arch', 'mlp', 'init', (SELECT m::text FROM m1)))$q$);
