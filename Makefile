@@ -28,6 +28,9 @@ PG_CONFIG  ?= pg_config
 PGXS       := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# Objects depend on every header: a struct that grows must rebuild its users.
+$(OBJS): $(wildcard src/*.h src/core/*.h)
+
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
 	cat $^ > $@
 

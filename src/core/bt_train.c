@@ -19,6 +19,8 @@
 #define BLOCK_FLOATS (16 * 1024 * 1024)
 #define MAX_CG 250
 #define ARMIJO 1e-4
+#define HESS_FRACTION 8
+#define HESS_MIN_ROWS(d) ((int64_t) 8 * (d) + 1024)
 
 typedef struct Trainer
 {
@@ -28,6 +30,7 @@ typedef struct Trainer
 	int			d;
 	int64_t		n;
 	int64_t		block;			/* rows per pass block */
+	int64_t		ns;				/* rows the Hessian is estimated on */
 	double		lambda;
 	float	   *C;				/* n x H bootstrap weights / N_h */
 	float	   *W;				/* H x d */
@@ -61,15 +64,15 @@ Sigmoid(double z)
 	}
 }
 
-/* Out = X V^T (n x H) for V of H x d, blocked by rows. */
+/* Out = X V^T (rows x H) over the first rows rows, for V of H x d. */
 static void
-MulXVt(const Trainer *t, const float *V, float *Out)
+MulXVtRows(const Trainer *t, const float *V, float *Out, int64_t rows)
 {
 	const float *X = t->ts->X;
 
-	for (int64_t r0 = 0; r0 < t->n; r0 += t->block)
+	for (int64_t r0 = 0; r0 < rows; r0 += t->block)
 	{
-		int			m = (int) ((t->n - r0 < t->block) ? t->n - r0 : t->block);
+		int			m = (int) ((rows - r0 < t->block) ? rows - r0 : t->block);
 
 		if (t->H == 1)
 			hp_blas.sgemv(CblasRowMajor, CblasNoTrans, m, t->d, 1.0f, X + r0 * t->d, t->d,
@@ -81,17 +84,17 @@ MulXVt(const Trainer *t, const float *V, float *Out)
 	}
 }
 
-/* Out = S^T X + lambda V (H x d) for S of n x H, blocked by rows. */
+/* Out = S^T X + lambda V (H x d) over the first rows rows, S of rows x H. */
 static void
-MulStXPlus(const Trainer *t, const float *S, const float *V, float *Out)
+MulStXPlusRows(const Trainer *t, const float *S, const float *V, float *Out, int64_t rows)
 {
 	const float *X = t->ts->X;
 
 	memcpy(Out, V, sizeof(float) * t->H * t->d);
 	hp_blas.sscal(t->H * t->d, (float) t->lambda, Out, 1);
-	for (int64_t r0 = 0; r0 < t->n; r0 += t->block)
+	for (int64_t r0 = 0; r0 < rows; r0 += t->block)
 	{
-		int			m = (int) ((t->n - r0 < t->block) ? t->n - r0 : t->block);
+		int			m = (int) ((rows - r0 < t->block) ? rows - r0 : t->block);
 
 		if (t->H == 1)
 			hp_blas.sgemv(CblasRowMajor, CblasTrans, m, t->d, 1.0f, X + r0 * t->d, t->d,
@@ -101,6 +104,20 @@ MulStXPlus(const Trainer *t, const float *S, const float *V, float *Out)
 						  S + r0 * t->H, t->H, X + r0 * t->d, t->d, 1.0f, Out, t->d);
 		hp_check_interrupts();
 	}
+}
+
+/* Out = X V^T over all rows. */
+static void
+MulXVt(const Trainer *t, const float *V, float *Out)
+{
+	MulXVtRows(t, V, Out, t->n);
+}
+
+/* Out = S^T X + lambda V over all rows. */
+static void
+MulStXPlus(const Trainer *t, const float *S, const float *V, float *Out)
+{
+	MulStXPlusRows(t, S, V, Out, t->n);
 }
 
 /* Objective of head h at margins Z + alpha*DZ (DZ may be NULL). */
@@ -119,7 +136,7 @@ HeadLoss(const Trainer *t, int h, const float *DZ, double alpha)
 			continue;
 		z = t->Z[i * t->H + h] + (DZ ? alpha * DZ[i * t->H + h] : 0.0);
 		p = t->ts->p[i];
-		s += c * (Softplus(-z) + (1.0 - p) * z);
+		s += c * (fmax(-z, 0.0) + log1p(exp(-fabs(z))) + (1.0 - p) * z);
 	}
 	return s;
 }
@@ -141,53 +158,77 @@ Evaluate(Trainer *t)
 {
 	const float *Wd;
 
+	/* Residuals and loss share one exp and one log1p per element. */
+	for (int h = 0; h < t->H; h++)
+		t->f[h] = 0.0;
 	for (int64_t i = 0; i < t->n; i++)
+	{
+		double		p = t->ts->p[i];
+
 		for (int h = 0; h < t->H; h++)
 		{
 			int64_t		k = i * t->H + h;
+			double		z = t->Z[k],
+						c = t->C[k],
+						e = exp(-fabs(z)),
+						sig = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 
-			t->R[k] = (float) (t->C[k] * (Sigmoid(t->Z[k]) - t->ts->p[i]));
+			t->R[k] = (float) (c * (sig - p));
+			if (c != 0.0)
+				t->f[h] += c * (fmax(-z, 0.0) + log1p(e) + (1.0 - p) * z);
 		}
+	}
 	Wd = Displacement(t);
 	MulStXPlus(t, t->R, Wd, t->G);
 	for (int h = 0; h < t->H; h++)
 	{
 		double		wn = hp_blas.snrm2(t->d, Wd + h * t->d, 1);
 
-		t->f[h] = HeadLoss(t, h, NULL, 0.0) + 0.5 * t->lambda * wn * wn;
+		t->f[h] += 0.5 * t->lambda * wn * wn;
 		t->gnorm[h] = hp_blas.snrm2(t->d, t->G + h * t->d, 1);
 	}
 }
 
 /*
  * Solve (X^T D_h X + lambda I) p_h = -g_h for every unfinished head by
- * conjugate gradients.  Also accumulates XP = X P^T from the CG directions,
- * so the line search needs no extra pass over the data.
+ * conjugate gradients, with the Hessian estimated on the first t->ns rows.
+ * Rows are in canonical (hash) order, so that prefix is a random subsample;
+ * curvature needs far less precision than the gradient, which always uses
+ * every row, so the solution is still exact while each CG step reads only a
+ * fraction of the data (sub-sampled Newton, Byrd et al. 2011).  Then
+ * XP = X P^T over all rows serves the line search.
  */
 static void
 NewtonDirections(Trainer *t, const bool *active, const double *gref, float *P, float *XP)
 {
 	int			H = t->H,
 				d = t->d;
+	int64_t		ns = t->ns;
 	float	   *Rv = hp_alloc0(sizeof(float) * H * d);
 	float	   *Dv = hp_alloc0(sizeof(float) * H * d);
 	float	   *Q = hp_alloc(sizeof(float) * H * d);
-	float	   *XD = hp_alloc(sizeof(float) * t->n * H);
-	float	   *Dh = hp_alloc(sizeof(float) * t->n * H);
+	float	   *XD = hp_alloc(sizeof(float) * ns * H);
+	float	   *Dh = hp_alloc(sizeof(float) * ns * H);
+	float	   *S = hp_alloc(sizeof(float) * ns * H);
 	double	   *rr = hp_alloc0(sizeof(double) * H);
 	double	   *cgtol = hp_alloc0(sizeof(double) * H);
+	double	   *wsum = hp_alloc0(sizeof(double) * H);
 	bool	   *cg = hp_alloc0(sizeof(bool) * H);
 	int			ncg = 0;
 
-	/* Curvature weights c_ih s(1-s), fixed during the solve. */
-	for (int64_t k = 0; k < t->n * H; k++)
-	{
-		double		s = Sigmoid(t->Z[k]);
+	/* Curvature weights c_ih s(1-s), rescaled to the subsample's weight. */
+	for (int64_t i = 0; i < ns; i++)
+		for (int h = 0; h < H; h++)
+			wsum[h] += t->C[i * H + h];
+	for (int64_t i = 0; i < ns; i++)
+		for (int h = 0; h < H; h++)
+		{
+			int64_t		k = i * H + h;
+			double		s = Sigmoid(t->Z[k]);
 
-		Dh[k] = (float) (t->C[k] * s * (1.0 - s));
-	}
+			Dh[k] = (float) (wsum[h] > 0 ? t->C[k] * s * (1.0 - s) / wsum[h] : 0.0);
+		}
 	memset(P, 0, sizeof(float) * H * d);
-	memset(XP, 0, sizeof(float) * t->n * H);
 	for (int h = 0; h < H; h++)
 	{
 		if (!active[h])
@@ -204,10 +245,10 @@ NewtonDirections(Trainer *t, const bool *active, const double *gref, float *P, f
 
 	for (int it = 0; it < MAX_CG && ncg > 0; it++)
 	{
-		MulXVt(t, Dv, XD);
-		for (int64_t k = 0; k < t->n * H; k++)
-			t->R[k] = Dh[k] * XD[k];
-		MulStXPlus(t, t->R, Dv, Q);
+		MulXVtRows(t, Dv, XD, ns);
+		for (int64_t k = 0; k < ns * H; k++)
+			S[k] = Dh[k] * XD[k];
+		MulStXPlusRows(t, S, Dv, Q, ns);
 		for (int h = 0; h < H; h++)
 		{
 			float	   *q = Q + h * d,
@@ -230,7 +271,6 @@ NewtonDirections(Trainer *t, const bool *active, const double *gref, float *P, f
 			}
 			alpha = rr[h] / dq;
 			hp_blas.saxpy(d, (float) alpha, dv, 1, P + h * d, 1);
-			hp_blas.saxpy((int) t->n, (float) alpha, XD + h, H, XP + h, H);
 			hp_blas.saxpy(d, (float) -alpha, q, 1, r, 1);
 			rrnew = hp_blas.sdot(d, r, 1, r, 1);
 			if (sqrt(rrnew) <= cgtol[h])
@@ -247,13 +287,16 @@ NewtonDirections(Trainer *t, const bool *active, const double *gref, float *P, f
 		}
 	}
 	/* Heads still in CG after MAX_CG keep their partial (descent) direction. */
+	MulXVt(t, P, XP);
 	hp_free(Rv);
 	hp_free(Dv);
 	hp_free(Q);
 	hp_free(XD);
 	hp_free(Dh);
+	hp_free(S);
 	hp_free(rr);
 	hp_free(cgtol);
+	hp_free(wsum);
 	hp_free(cg);
 }
 
@@ -425,6 +468,12 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 	t.d = ts->dim;
 	t.n = ts->n;
 	t.lambda = opt->lambda;
+	/* Hessian subsample: all rows when small, else >= 8 rows per weight. */
+	t.ns = t.n;
+	if (t.n > 2 * HESS_MIN_ROWS(t.d) && t.n / HESS_FRACTION > HESS_MIN_ROWS(t.d))
+		t.ns = t.n / HESS_FRACTION;
+	else if (t.n > 2 * HESS_MIN_ROWS(t.d))
+		t.ns = HESS_MIN_ROWS(t.d);
 	t.block = BLOCK_FLOATS / t.d;
 	if (t.block < 1)
 		t.block = 1;
@@ -518,8 +567,6 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 			hp_blas.saxpy(t.d, (float) alpha, p, 1, w, 1);
 			hp_blas.saxpy((int) t.n, (float) alpha, XP + h, H, t.Z + h, H);
 		}
-		/* Margins drift from X W^T by round-off; refresh them each iteration. */
-		MulXVt(&t, t.W, t.Z);
 		Evaluate(&t);
 		for (int h = 0; h < H; h++)
 			if (active[h] && t.gnorm[h] <= opt->tol * gref[h])

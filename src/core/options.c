@@ -28,7 +28,7 @@ hp_train_options_default(HpTrainOptions *o)
 	o->uncertainty = HP_UNC_ENSEMBLE;
 	o->anchored = true;
 	o->max_iter = 100;
-	o->tol = 1e-6;
+	o->tol = 1e-4;
 	o->arch = HP_KIND_LINEAR;
 	o->hidden[0] = 128;
 	o->hidden[1] = 128;

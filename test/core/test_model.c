@@ -215,7 +215,7 @@ TestJsonParser(void)
 	CHECK(CanonicalIs("{\"b\":1,\"a\":{\"z\":[{\"y\":1,\"x\":2}],\"aa\":null},\"B\":true,\"\":false}",
 					  "{\"\":false,\"B\":true,\"a\":{\"aa\":null,\"z\":[{\"x\":2,\"y\":1}]},\"b\":1}"));
 	CHECK(CanonicalIs("{\"tol\":0.000001,\"lr\":1E-3,\"x\":-0.0,\"y\":1.5e+0,\"z\":-0}",
-					  "{\"lr\":0.001,\"tol\":1e-06,\"x\":0,\"y\":1.5,\"z\":0}"));
+					  "{\"lr\":0.001,\"tol\":0.0001,\"x\":0,\"y\":1.5,\"z\":0}"));
 	CHECK(CanonicalIs("[0.000001]", "[1e-06]") && CanonicalIs("[1e-06]", "[1e-06]") && CanonicalIs("[1e-6]", "[1e-06]"));
 	/* Integers beyond int64 are written as doubles; int64 extremes stay exact. */
 	CHECK(CanonicalIs("[9223372036854775807,-9223372036854775808,9223372036854775808]",
@@ -510,7 +510,7 @@ OptPatch(unsigned char *b, size_t o, const char *from, const char *to)
 }
 
 /* Valid JSON with the same meaning, but not the canonical spelling or order. */
-static void EdOptSpelling(unsigned char *b, size_t *len, size_t o) { OptPatch(b, o, "\"tol\":1e-06", "\"tol\":1E-06"); }
+static void EdOptSpelling(unsigned char *b, size_t *len, size_t o) { OptPatch(b, o, "\"tol\":0.0001", "\"tol\":1E-4\x20\x20"); }
 static void EdOptOrder(unsigned char *b, size_t *len, size_t o) { OptPatch(b, o, "\"lambda\":0.001,\"lr\":0.001", "\"lr\":0.001,\"lambda\":0.001"); }
 
 /* Each corruption class has its own message even with a valid checksum. */
@@ -832,7 +832,7 @@ TestJsonbRoundTrip(void)
 	unsigned char *ea,
 			   *eb;
 	static const char *jsonb_options =
-		"{\"lr\": 0.001, \"tol\": 0.000001, \"arch\": \"linear\", \"seed\": 0, \"heads\": 8, \"prior\": \"anchored\", "
+		"{\"lr\": 0.001, \"tol\": 0.0001, \"arch\": \"linear\", \"seed\": 0, \"heads\": 8, \"prior\": \"anchored\", "
 		"\"epochs\": 50, \"hidden\": [128, 128], \"lambda\": 0.001, \"max_iter\": 100, \"batch_size\": 256, "
 		"\"uncertainty\": \"ensemble\"}";
 
@@ -847,7 +847,7 @@ TestJsonbRoundTrip(void)
 
 	/* Options with keys in jsonb's order and 1e-06 spelled 0.000001. */
 	BuildLinear(&m, 3, 2, HP_UNC_ENSEMBLE, 8);
-	CHECK(strstr(m.options, "\"tol\":1e-06") != NULL);
+	CHECK(strstr(m.options, "\"tol\":0.0001") != NULL);
 	text = hp_model_to_json(&m);
 	a = Replace(text, m.options, jsonb_options);
 	CHECK(strstr(a, jsonb_options) != NULL);
@@ -866,7 +866,7 @@ TestJsonbRoundTrip(void)
 	hp_free(a);
 	/* Respelling is not editing: a different value still breaks the checksum. */
 	a = Replace(text, m.options, jsonb_options);
-	CHECK(TextFails(a, "\"tol\": 0.000001", "\"tol\": 0.000002", "model checksum mismatch"));
+	CHECK(TextFails(a, "\"tol\": 0.0001", "\"tol\": 0.000002", "model checksum mismatch"));
 	CHECK(TextFails(a, "\"prior\": \"anchored\"", "\"prior\": \"none\"", "model checksum mismatch"));
 	hp_free(a);
 	hp_free(text);
@@ -901,8 +901,8 @@ TestJsonbRoundTrip(void)
 	}
 	/* Options handed in as jsonb (any order or spelling) store the same text. */
 	{
-		char	   *c1 = OptionCanon("{\"heads\":4,\"lambda\":1e-4,\"seed\":7,\"tol\":1e-06}");
-		char	   *c2 = OptionCanon("{\"tol\": 0.000001, \"seed\": 7, \"heads\": 4, \"lambda\": 0.0001}");
+		char	   *c1 = OptionCanon("{\"heads\":4,\"lambda\":1e-4,\"seed\":7,\"tol\":0.0001}");
+		char	   *c2 = OptionCanon("{\"tol\": 0.0001, \"seed\": 7, \"heads\": 4, \"lambda\": 0.0001}");
 
 		CHECK(c1 && c2 && strcmp(c1, c2) == 0);
 		hp_free(c1);
@@ -966,7 +966,7 @@ TestOptions(void)
 	/* The stored canonical form: members sorted by key, effective heads. */
 	static const char *defaults =
 		"{\"arch\":\"linear\",\"batch_size\":256,\"epochs\":50,\"heads\":8,\"hidden\":[128,128],\"lambda\":0.001,"
-		"\"lr\":0.001,\"max_iter\":100,\"prior\":\"anchored\",\"seed\":0,\"tol\":1e-06,\"uncertainty\":\"ensemble\"}";
+		"\"lr\":0.001,\"max_iter\":100,\"prior\":\"anchored\",\"seed\":0,\"tol\":0.0001,\"uncertainty\":\"ensemble\"}";
 
 	CHECK(hp_train_options_parse(NULL, 0, &o, &canon, &err) == HP_OK);
 	CHECK(strcmp(canon, defaults) == 0);
@@ -976,7 +976,7 @@ TestOptions(void)
 	hp_free(canon);
 	CHECK(hp_train_options_parse("", 0, &o, NULL, &err) == HP_OK);
 	CHECK(o.lambda == 1e-3 && o.heads == 8 && o.seed == 0 && o.uncertainty == HP_UNC_ENSEMBLE &&
-		  o.max_iter == 100 && o.tol == 1e-6 && o.arch == HP_KIND_LINEAR && o.nhidden == 2 &&
+		  o.max_iter == 100 && o.tol == 1e-4 && o.arch == HP_KIND_LINEAR && o.nhidden == 2 &&
 		  o.hidden[0] == 128 && o.hidden[1] == 128 && o.epochs == 50 && o.lr == 1e-3 && o.batch_size == 256 &&
 		  o.anchored && !o.heads_given);
 
@@ -1006,7 +1006,7 @@ TestOptions(void)
 	canon = OptionCanon("{\"arch\":\"mlp\",\"prior\":\"none\"}");
 	CHECK(canon != NULL);
 	CHECK(strcmp(canon, "{\"arch\":\"mlp\",\"batch_size\":256,\"epochs\":50,\"heads\":20,\"hidden\":[128,128],\"lambda\":0.001,"
-				 "\"lr\":0.001,\"max_iter\":100,\"prior\":\"none\",\"seed\":0,\"tol\":1e-06,\"uncertainty\":\"ensemble\"}") == 0);
+				 "\"lr\":0.001,\"max_iter\":100,\"prior\":\"none\",\"seed\":0,\"tol\":0.0001,\"uncertainty\":\"ensemble\"}") == 0);
 	hp_free(canon);
 	canon = OptionCanon("{\"uncertainty\":\"laplace\"}");
 	CHECK(canon != NULL && strstr(canon, "\"heads\":1,") != NULL && CanonicalIs(canon, canon));
