@@ -215,7 +215,7 @@ TestJsonParser(void)
 	CHECK(CanonicalIs("{\"b\":1,\"a\":{\"z\":[{\"y\":1,\"x\":2}],\"aa\":null},\"B\":true,\"\":false}",
 					  "{\"\":false,\"B\":true,\"a\":{\"aa\":null,\"z\":[{\"x\":2,\"y\":1}]},\"b\":1}"));
 	CHECK(CanonicalIs("{\"tol\":0.000001,\"lr\":1E-3,\"x\":-0.0,\"y\":1.5e+0,\"z\":-0}",
-					  "{\"lr\":0.001,\"tol\":0.0001,\"x\":0,\"y\":1.5,\"z\":0}"));
+					  "{\"lr\":0.001,\"tol\":1e-06,\"x\":0,\"y\":1.5,\"z\":0}"));
 	CHECK(CanonicalIs("[0.000001]", "[1e-06]") && CanonicalIs("[1e-06]", "[1e-06]") && CanonicalIs("[1e-6]", "[1e-06]"));
 	/* Integers beyond int64 are written as doubles; int64 extremes stay exact. */
 	CHECK(CanonicalIs("[9223372036854775807,-9223372036854775808,9223372036854775808]",
