@@ -17,6 +17,7 @@ PG_FUNCTION_INFO_V1(reward);
 PG_FUNCTION_INFO_V1(reward_std);
 PG_FUNCTION_INFO_V1(prefer);
 PG_FUNCTION_INFO_V1(prefer_std);
+PG_FUNCTION_INFO_V1(prefer_flip);
 
 /* Scorer of the model in argument 0, built once per cached model. */
 static HpScorer *
@@ -99,4 +100,13 @@ prefer_std(PG_FUNCTION_ARGS)
 
 	hp_score_prefer(s, ModelInput(fcinfo, 1, s, "a"), ModelInput(fcinfo, 2, s, "b"), NULL, &sd);
 	PG_RETURN_FLOAT8(sd);
+}
+
+/* Probability that the preferred side flips under the epistemic spread. */
+Datum
+prefer_flip(PG_FUNCTION_ARGS)
+{
+	HpScorer   *s = CachedScorer(fcinfo);
+
+	PG_RETURN_FLOAT8(hp_score_flip(s, ModelInput(fcinfo, 1, s, "a"), ModelInput(fcinfo, 2, s, "b")));
 }

@@ -36,4 +36,7 @@ void		hp_score_reward(HpScorer *s, const float *x, double *mean, double *std);
 /* P(a > b) (center head, else mean over heads), and its spread across heads. */
 void		hp_score_prefer(HpScorer *s, const float *a, const float *b, double *mean, double *std);
 
+/* Probability that the predicted preference of a over b flips (0 to 0.5). */
+double		hp_score_flip(HpScorer *s, const float *a, const float *b);
+
 #endif

@@ -182,3 +182,39 @@ hp_score_prefer(HpScorer *s, const float *a, const float *b, double *mean, doubl
 	if (std)
 		*std = sqrt(v / s->heads);
 }
+
+/*
+ * Probability that the preferred side is wrong given the model's epistemic
+ * spread: Phi(-|m| / s) for the reward margin m (center head when present)
+ * and its spread s across heads (or Laplace).  Unlike the spread of P, it
+ * is large only where the spread can reach the decision boundary.
+ */
+double
+hp_score_flip(HpScorer *s, const float *a, const float *b)
+{
+	double		m,
+				sd;
+
+	if (s->is_mlp)
+	{
+		memcpy(s->xy, a, sizeof(float) * s->dim);
+		memcpy(s->xy + s->dim, b, sizeof(float) * s->dim);
+		hp_mlp_forward(&s->mlp, s->xy, 2, s->pair, s->scratch);
+		memcpy(s->out, s->pair, sizeof(float) * s->heads);
+		hp_blas.saxpy(s->heads, -1.0f, s->pair + s->heads, 1, s->out, 1);
+		OutMoments(s, &m, &sd);
+	}
+	else
+	{
+		memcpy(s->diff, a, sizeof(float) * s->dim);
+		hp_blas.saxpy(s->dim, -1.0f, b, 1, s->diff, 1);
+		HeadMoments(s, s->diff, &m, &sd);
+		if (s->center)
+			m = hp_blas.sdot(s->dim, s->center, 1, s->diff, 1);
+		if (s->var)
+			sd = LaplaceStd(s, s->diff);
+	}
+	if (!(sd > 0.0))
+		return m == 0.0 ? 0.5 : 0.0;
+	return 0.5 * erfc(fabs(m) / (sd * sqrt(2.0)));
+}
