@@ -124,6 +124,11 @@ run_suite tap count_prove tap_tests
 
 run_suite demo count_exit psql -X -q -v ON_ERROR_STOP=1 -f test/demo.sql
 
+# Acceptance checks on generated data (no ../shared needed): accuracy within
+# 0.5 points of Bayes-optimal, and parallel == serial models.
+run_suite synthetic-bayes count_exit bash test/eval/synthetic_bayes.sh
+run_suite parallel-plan count_exit bash test/eval/parallel_plan.sh
+
 for s in test/*/run_short.sh; do
   [ -e "$s" ] || continue
   run_suite "$(basename "$(dirname "$s")")" count_plain bash "$s"
