@@ -19,6 +19,10 @@ main(void)
 	run_embed_tests();
 	run_train_tests();
 	run_score_tests();
+	run_features_tests();
+	run_dist_tests();
+	run_simulate_tests();
+	run_ppm_tests();
 	printf("core: %d passed, %d failed\n", hp_tests_passed, hp_tests_failed);
 	fflush(stdout);			/* LeakSanitizer exits before stdio flushes */
 	return hp_tests_failed ? 1 : 0;

@@ -27,5 +27,9 @@ void		run_model_tests(void);
 void		run_embed_tests(void);
 void		run_train_tests(void);
 void		run_score_tests(void);
+void		run_features_tests(void);
+void		run_dist_tests(void);
+void		run_simulate_tests(void);
+void		run_ppm_tests(void);
 
 #endif
