@@ -678,11 +678,11 @@ route_uncertainty(PG_FUNCTION_ARGS)
 
 				d = SPI_getbinval(tup, desc, 4, &isnull);
 				if (isnull)
-					ereport(ERROR,
-							(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-							 errmsg("column \"%s\" of relation %s contains NULL (id %lld)",
-									llm_col, r.qname, (long long) id[n]),
-							 errhint("Rows without an LLM label cannot be ranked by 'llm_prob'; use by => 'std'.")));
+				{
+					/* No LLM label to lean on: the largest gain, humans first. */
+					gain[n++] = 1.0;
+					continue;
+				}
 				lab = DatumGetFloat8(d);
 				if (!(lab >= 0 && lab <= 1))
 					ereport(ERROR,

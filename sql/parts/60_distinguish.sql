@@ -34,7 +34,7 @@ COMMENT ON AGGREGATE hp.distinguishability(real[], real[]) IS
 $$Distinguishability of a behaviour, used with GROUP BY tag (Im & Li 2024).  Returns jsonb:
 n_chosen, n_rejected (rows per side); d = |mu+ - mu-|; trace_chosen, trace_rejected = tr S (unbiased
 covariance) and trace = their max; spectral_chosen, spectral_rejected = |S|_2 and concentration = their
-max; snr = d^2 / (trace_chosen + trace_rejected); dim; covariance = full | diagonal; mean_diff = mu+ - mu-
+max; snr = d^2 / (trace_chosen + trace_rejected); snr_unbiased = (d^2 - trace_chosen/n_chosen - trace_rejected/n_rejected) / (trace_chosen + trace_rejected), clipped at 0, the reading the routers use; dim; covariance = full | diagonal; mean_diff = mu+ - mu-
 (array, read by hp.priority_gap).  A NULL chosen or rejected argument leaves that side out for the row.
 A side with no rows makes its statistics, d, snr and mean_diff null; a side with one row has no covariance
 (its trace and spectral norm are null); trace, concentration and snr are null unless both sides define
@@ -174,7 +174,7 @@ LANGUAGE sql STABLE PARALLEL SAFE AS $$
 	WITH s AS (
 		SELECT key AS tag,
 		       CASE jsonb_typeof(value) WHEN 'number' THEN value::float8
-		                                WHEN 'object' THEN (value->>'snr')::float8 END AS snr
+		                                WHEN 'object' THEN coalesce(value->>'snr_unbiased', value->>'snr')::float8 END AS snr
 		FROM jsonb_each(by_tag)
 	), q AS (
 		SELECT percentile_cont(1.0 / 3) WITHIN GROUP (ORDER BY snr) AS lo,
@@ -276,7 +276,7 @@ BEGIN
 		WITH s AS (
 			SELECT key AS tag,
 			       nullif(CASE jsonb_typeof(value) WHEN 'number' THEN value::float8
-			                                       WHEN 'object' THEN (value->>'snr')::float8 END, 'NaN') AS snr
+			                                       WHEN 'object' THEN coalesce(value->>'snr_unbiased', value->>'snr')::float8 END, 'NaN') AS snr
 			FROM jsonb_each($1)
 		)
 		SELECT o.id, o.rk <= $2, -o.snr

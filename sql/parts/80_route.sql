@@ -83,7 +83,7 @@ AS 'MODULE_PATHNAME', 'route_uncertainty'
 LANGUAGE C VOLATILE CALLED ON NULL INPUT PARALLEL RESTRICTED SECURITY INVOKER ROWS 1000;
 
 COMMENT ON FUNCTION hp.route_uncertainty(hp.model, regclass, float8, text, name, name, name, name) IS
-'uncertainty baseline: sends to humans the rows where the reward model least believes the LLM label (by llm_prob, gain = |P(a>b) - llm_label|) or is least certain (by std, gain = prefer_std)';
+'uncertainty baseline: sends to humans the rows where the reward model least believes the LLM label (by llm_prob, gain = |P(a>b) - llm_label|) or is least certain (by std, gain = prefer_std); rows without an LLM label (NULL) get gain 1 and go to humans first';
 
 CREATE FUNCTION hp.budget_curve(ppm hp.model, tbl regclass,
                                 fractions float8[] DEFAULT '{0,0.05,0.1,0.25,0.5,0.75,1}',

@@ -326,7 +326,7 @@ hp_dist_finalize(const HpDistState *s, HpDistStats *st, HpError *err)
 	memset(st, 0, sizeof(*st));
 	st->dim = dim;
 	st->full = IsFull(s);
-	st->d = st->snr = st->trace_max = st->concentration = NAN;
+	st->d = st->snr = st->snr_unbiased = st->trace_max = st->concentration = NAN;
 	for (int k = 0; k < 2; k++)
 	{
 		double	   *m2;
@@ -364,7 +364,18 @@ hp_dist_finalize(const HpDistState *s, HpDistStats *st, HpError *err)
 		st->d = sqrt(ss);
 		/* Undefined (NaN) when either trace is, or when there is no spread at all. */
 		if (st->trace[0] + st->trace[1] > 0.0)
+		{
+			/*
+			 * d^2 of sample means overestimates |mu+ - mu-|^2 by
+			 * tr S+/n+ + tr S-/n-, which makes small groups look more
+			 * distinguishable than they are; the unbiased reading removes
+			 * that term so groups of different sizes compare fairly.
+			 */
+			double		bias = st->trace[0] / st->n[0] + st->trace[1] / st->n[1];
+
 			st->snr = ss / (st->trace[0] + st->trace[1]);
+			st->snr_unbiased = fmax(ss - bias, 0.0) / (st->trace[0] + st->trace[1]);
+		}
 	}
 	/* fmax would hide an undefined side; both must be defined. */
 	if (!isnan(st->trace[0]) && !isnan(st->trace[1]))
@@ -412,6 +423,7 @@ hp_dist_stats_json(const HpDistStats *st, HpBuf *b)
 	PutDouble(b, "spectral_chosen", st->spectral[0]);
 	PutDouble(b, "spectral_rejected", st->spectral[1]);
 	PutDouble(b, "snr", st->snr);
+	PutDouble(b, "snr_unbiased", st->snr_unbiased);
 	hp_buf_puts(b, ",\"dim\":");
 	hp_json_write_int64(b, st->dim);
 	hp_buf_puts(b, ",\"covariance\":");

@@ -99,6 +99,7 @@ typedef struct HpDistStats
 	double		spectral[2];	/* |S|_2, NaN when n < 2 or not full */
 	double		d;				/* |mu+ - mu-|, NaN unless both sides have rows */
 	double		snr;
+	double		snr_unbiased;	/* (d^2 - tr+/n+ - tr-/n-) / (tr+ + tr-), >= 0 */
 	double		trace_max;
 	double		concentration;
 	double	   *mean_diff;		/* dim values, or NULL like d */
