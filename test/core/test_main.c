@@ -23,6 +23,7 @@ main(void)
 	run_dist_tests();
 	run_simulate_tests();
 	run_ppm_tests();
+	run_newton_tests();
 	printf("core: %d passed, %d failed\n", hp_tests_passed, hp_tests_failed);
 	fflush(stdout);			/* LeakSanitizer exits before stdio flushes */
 	return hp_tests_failed ? 1 : 0;

@@ -31,5 +31,6 @@ void		run_features_tests(void);
 void		run_dist_tests(void);
 void		run_simulate_tests(void);
 void		run_ppm_tests(void);
+void		run_newton_tests(void);
 
 #endif
