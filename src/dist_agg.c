@@ -37,36 +37,11 @@ PG_FUNCTION_INFO_V1(covstep_combine);
 PG_FUNCTION_INFO_V1(covstep_final);
 PG_FUNCTION_INFO_V1(priority_gap_arrays);
 
-/*
- * A state argument as an aligned, plain (4-byte header) bytea.  writable:
- * the caller will modify it, which is allowed in place only for the
- * transition value of an aggregate; anywhere else it works on a copy so a
- * direct call never changes its input.
- */
-static bytea *
-StateArg(FunctionCallInfo fcinfo, int argno, bool writable)
-{
-	Datum		d = PG_GETARG_DATUM(argno);
-	bytea	   *b = PG_GETARG_BYTEA_P(argno);
-	bool		in_place = writable && AggCheckCallContext(fcinfo, NULL) &&
-		(Pointer) b == DatumGetPointer(d);
-
-	/* Tuples align bytea on 4 bytes only; the doubles inside need 8. */
-	if (!in_place && (writable || (uintptr_t) b % sizeof(double) != 0))
-	{
-		bytea	   *copy = palloc(VARSIZE(b));
-
-		memcpy(copy, b, VARSIZE(b));
-		b = copy;
-	}
-	return b;
-}
-
 /* Checked distinguishability state of an argument. */
 static HpDistState *
 DistState(FunctionCallInfo fcinfo, int argno, bool writable)
 {
-	bytea	   *b = StateArg(fcinfo, argno, writable);
+	bytea	   *b = HpStateArg(fcinfo, argno, writable);
 	HpError		err;
 
 	if (hp_dist_check((HpDistState *) b, VARSIZE(b), &err) != HP_OK)
@@ -166,7 +141,7 @@ dist_final(PG_FUNCTION_ARGS)
 static HpCovStep *
 CovState(FunctionCallInfo fcinfo, int argno, bool writable)
 {
-	bytea	   *b = StateArg(fcinfo, argno, writable);
+	bytea	   *b = HpStateArg(fcinfo, argno, writable);
 	HpError		err;
 
 	if (hp_covstep_check((HpCovStep *) b, VARSIZE(b), &err) != HP_OK)

@@ -416,36 +416,11 @@ pair_features_stats(PG_FUNCTION_ARGS)
 	return FeaturesResult(&st, cut, PG_ARGISNULL(2) ? NULL : PG_GETARG_ARRAYTYPE_P(2));
 }
 
-/*
- * A state argument as an aligned, plain (4-byte header) bytea.  writable:
- * the caller will modify it, which is allowed in place only for the
- * transition value of an aggregate; anywhere else it works on a copy so a
- * direct call never changes its input.
- */
-static bytea *
-StateArg(FunctionCallInfo fcinfo, int argno, bool writable)
-{
-	Datum		d = PG_GETARG_DATUM(argno);
-	bytea	   *b = PG_GETARG_BYTEA_P(argno);
-	bool		in_place = writable && AggCheckCallContext(fcinfo, NULL) &&
-		(Pointer) b == DatumGetPointer(d);
-
-	/* Tuples align bytea on 4 bytes only; the 64-bit fields need 8. */
-	if (!in_place && (writable || (uintptr_t) b % sizeof(double) != 0))
-	{
-		bytea	   *copy = palloc(VARSIZE(b));
-
-		memcpy(copy, b, VARSIZE(b));
-		b = copy;
-	}
-	return b;
-}
-
 /* Checked histogram state of an argument. */
 static HpFeatHist *
 HistArg(FunctionCallInfo fcinfo, int argno, bool writable, bool full)
 {
-	bytea	   *b = StateArg(fcinfo, argno, writable);
+	bytea	   *b = HpStateArg(fcinfo, argno, writable);
 	HpError		err;
 
 	if (hp_feat_hist_check((HpFeatHist *) b, VARSIZE(b), full, &err) != HP_OK)
@@ -530,7 +505,7 @@ feature_cutoffs_final(PG_FUNCTION_ARGS)
 static HpFeatVocab *
 VocabArg(FunctionCallInfo fcinfo, int argno, bool writable, bool full)
 {
-	bytea	   *b = StateArg(fcinfo, argno, writable);
+	bytea	   *b = HpStateArg(fcinfo, argno, writable);
 	HpError		err;
 
 	if (hp_feat_vocab_check((HpFeatVocab *) b, VARSIZE(b), full, &err) != HP_OK)
@@ -646,7 +621,7 @@ VocabIndex(FunctionCallInfo fcinfo, int argno)
 static HpFeatCounts *
 CountsArg(FunctionCallInfo fcinfo, int argno, bool writable)
 {
-	bytea	   *b = StateArg(fcinfo, argno, writable);
+	bytea	   *b = HpStateArg(fcinfo, argno, writable);
 	HpError		err;
 
 	if (hp_feat_counts_check((HpFeatCounts *) b, VARSIZE(b), &err) != HP_OK)

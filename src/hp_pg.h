@@ -54,6 +54,16 @@ HpModelCache *HpModelCached(FunctionCallInfo fcinfo, int argno);
 /* Encode a model as a hp.model datum (palloc'd varlena). */
 Datum		HpModelToDatum(const HpModel *m);
 
+/* A bytea aggregate state argument, in place only when that is allowed. */
+bytea	   *HpStateArg(FunctionCallInfo fcinfo, int argno, bool writable);
+
+/* Scorer of the reward model in argument argno, cached per call site. */
+struct HpScorer;
+struct HpScorer *HpCachedScorer(FunctionCallInfo fcinfo, int argno);
+
+/* Embedding argument validated against the model's dimension. */
+const float *HpModelInput(FunctionCallInfo fcinfo, int argno, int model_dim, const char *what);
+
 /* Text of a jsonb argument, for the core options parsers. */
 char	   *HpJsonbText(Datum jsonb, size_t *len);
 

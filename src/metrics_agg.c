@@ -33,59 +33,12 @@ PG_FUNCTION_INFO_V1(eval_metrics_final);
 static HpMetricsState *
 MetricsState(FunctionCallInfo fcinfo, int argno, bool writable)
 {
-	Datum		d = PG_GETARG_DATUM(argno);
-	bytea	   *b = PG_GETARG_BYTEA_P(argno);
-	bool		in_place = writable && AggCheckCallContext(fcinfo, NULL) &&
-		(Pointer) b == DatumGetPointer(d);
+	bytea	   *b = HpStateArg(fcinfo, argno, writable);
 	HpError		err;
 
-	if (!in_place && (writable || (uintptr_t) b % sizeof(double) != 0))
-	{
-		bytea	   *copy = palloc(VARSIZE(b));
-
-		memcpy(copy, b, VARSIZE(b));
-		b = copy;
-	}
 	if (hp_metrics_check((HpMetricsState *) b, VARSIZE(b), &err) != HP_OK)
 		HpReportError(&err);
 	return (HpMetricsState *) b;
-}
-
-/* Scorer of the model in argument argno, built once per cached model. */
-static HpScorer *
-CachedScorer(FunctionCallInfo fcinfo, int argno)
-{
-	HpModelCache *c = HpModelCached(fcinfo, argno);
-
-	if (c->scratch == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo((MemoryContext) c->cxt);
-		HpScorer   *s = palloc0(sizeof(HpScorer));
-		HpError		err;
-
-		if (hp_scorer_init(s, &c->model, &err) != HP_OK)
-		{
-			MemoryContextSwitchTo(old);
-			HpReportError(&err);
-		}
-		c->scratch = s;
-		MemoryContextSwitchTo(old);
-	}
-	return (HpScorer *) c->scratch;
-}
-
-/* Embedding argument checked against the model's dimension. */
-static const float *
-ModelInput(FunctionCallInfo fcinfo, int argno, const HpScorer *s, const char *what)
-{
-	int			dim;
-	const float *x = HpArrayFloats(PG_GETARG_ARRAYTYPE_P(argno), what, &dim);
-
-	if (dim != s->dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s has %d dimensions but the model expects %d", what, dim, s->dim)));
-	return x;
 }
 
 /*
@@ -128,10 +81,10 @@ eval_metrics_trans(PG_FUNCTION_ARGS)
 					 errmsg("p_a must be between 0 and 1, got %g", p)));
 	}
 	HpBlasEnsure();
-	s = CachedScorer(fcinfo, 1);
+	s = HpCachedScorer(fcinfo, 1);
 	/* In argument order, so the error names the first offending one. */
-	a = ModelInput(fcinfo, 2, s, na);
-	b = ModelInput(fcinfo, 3, s, nb);
+	a = HpModelInput(fcinfo, 2, s->dim, na);
+	b = HpModelInput(fcinfo, 3, s->dim, nb);
 	hp_score_prefer(s, a, b, &q, NULL);
 	if (st == NULL)
 	{

@@ -13,7 +13,9 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
+#include "hp_blas.h"
 #include "hp_pg.h"
+#include "hp_score.h"
 
 /* Shared checks of a 1-D array argument; returns its element count. */
 static int
@@ -206,4 +208,68 @@ HpJsonbText(Datum jsonb, size_t *len)
 
 	*len = strlen(s);
 	return s;
+}
+
+/*
+ * A bytea state argument, aligned and with a plain 4-byte header.  writable:
+ * the caller will modify it, which is allowed in place only for the
+ * transition value of an aggregate; anywhere else it works on a copy so a
+ * direct call never changes its input.
+ */
+bytea *
+HpStateArg(FunctionCallInfo fcinfo, int argno, bool writable)
+{
+	Datum		d = PG_GETARG_DATUM(argno);
+	bytea	   *b = PG_GETARG_BYTEA_P(argno);
+	bool		in_place = writable && AggCheckCallContext(fcinfo, NULL) &&
+		(Pointer) b == DatumGetPointer(d);
+
+	/* Tuples align bytea on 4 bytes only; the 64-bit fields need 8. */
+	if (!in_place && (writable || (uintptr_t) b % sizeof(double) != 0))
+	{
+		bytea	   *copy = palloc(VARSIZE(b));
+
+		memcpy(copy, b, VARSIZE(b));
+		b = copy;
+	}
+	return b;
+}
+
+/* Scorer of the reward model in argument argno, built once per cached model. */
+HpScorer *
+HpCachedScorer(FunctionCallInfo fcinfo, int argno)
+{
+	HpModelCache *c;
+
+	HpBlasEnsure();
+	c = HpModelCached(fcinfo, argno);
+	if (c->scratch == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo((MemoryContext) c->cxt);
+		HpScorer   *s = palloc0(sizeof(HpScorer));
+		HpError		err;
+
+		if (hp_scorer_init(s, &c->model, &err) != HP_OK)
+		{
+			MemoryContextSwitchTo(old);
+			HpReportError(&err);
+		}
+		c->scratch = s;
+		MemoryContextSwitchTo(old);
+	}
+	return (HpScorer *) c->scratch;
+}
+
+/* Embedding argument validated against the model's dimension. */
+const float *
+HpModelInput(FunctionCallInfo fcinfo, int argno, int model_dim, const char *what)
+{
+	int			dim;
+	const float *x = HpArrayFloats(PG_GETARG_ARRAYTYPE_P(argno), what, &dim);
+
+	if (dim != model_dim)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s has %d dimensions but the model expects %d", what, dim, model_dim)));
+	return x;
 }

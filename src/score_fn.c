@@ -19,53 +19,14 @@ PG_FUNCTION_INFO_V1(prefer);
 PG_FUNCTION_INFO_V1(prefer_std);
 PG_FUNCTION_INFO_V1(prefer_flip);
 
-/* Scorer of the model in argument 0, built once per cached model. */
-static HpScorer *
-CachedScorer(FunctionCallInfo fcinfo)
-{
-	HpModelCache *c;
-
-	HpBlasEnsure();
-	c = HpModelCached(fcinfo, 0);
-	if (c->scratch == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo((MemoryContext) c->cxt);
-		HpScorer   *s = palloc0(sizeof(HpScorer));
-		HpError		err;
-
-		if (hp_scorer_init(s, &c->model, &err) != HP_OK)
-		{
-			MemoryContextSwitchTo(old);
-			HpReportError(&err);
-		}
-		c->scratch = s;
-		MemoryContextSwitchTo(old);
-	}
-	return (HpScorer *) c->scratch;
-}
-
-/* Validated embedding argument matching the model's dimension. */
-static const float *
-ModelInput(FunctionCallInfo fcinfo, int argno, const HpScorer *s, const char *what)
-{
-	int			dim;
-	const float *x = HpArrayFloats(PG_GETARG_ARRAYTYPE_P(argno), what, &dim);
-
-	if (dim != s->dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s has %d dimensions but the model expects %d", what, dim, s->dim)));
-	return x;
-}
-
 /* Ensemble-mean reward of x. */
 Datum
 reward(PG_FUNCTION_ARGS)
 {
-	HpScorer   *s = CachedScorer(fcinfo);
+	HpScorer   *s = HpCachedScorer(fcinfo, 0);
 	double		mean;
 
-	hp_score_reward(s, ModelInput(fcinfo, 1, s, "x"), &mean, NULL);
+	hp_score_reward(s, HpModelInput(fcinfo, 1, s->dim, "x"), &mean, NULL);
 	PG_RETURN_FLOAT8(mean);
 }
 
@@ -73,10 +34,10 @@ reward(PG_FUNCTION_ARGS)
 Datum
 reward_std(PG_FUNCTION_ARGS)
 {
-	HpScorer   *s = CachedScorer(fcinfo);
+	HpScorer   *s = HpCachedScorer(fcinfo, 0);
 	double		sd;
 
-	hp_score_reward(s, ModelInput(fcinfo, 1, s, "x"), NULL, &sd);
+	hp_score_reward(s, HpModelInput(fcinfo, 1, s->dim, "x"), NULL, &sd);
 	PG_RETURN_FLOAT8(sd);
 }
 
@@ -84,10 +45,10 @@ reward_std(PG_FUNCTION_ARGS)
 Datum
 prefer(PG_FUNCTION_ARGS)
 {
-	HpScorer   *s = CachedScorer(fcinfo);
+	HpScorer   *s = HpCachedScorer(fcinfo, 0);
 	double		mean;
 
-	hp_score_prefer(s, ModelInput(fcinfo, 1, s, "a"), ModelInput(fcinfo, 2, s, "b"), &mean, NULL);
+	hp_score_prefer(s, HpModelInput(fcinfo, 1, s->dim, "a"), HpModelInput(fcinfo, 2, s->dim, "b"), &mean, NULL);
 	PG_RETURN_FLOAT8(mean);
 }
 
@@ -95,10 +56,10 @@ prefer(PG_FUNCTION_ARGS)
 Datum
 prefer_std(PG_FUNCTION_ARGS)
 {
-	HpScorer   *s = CachedScorer(fcinfo);
+	HpScorer   *s = HpCachedScorer(fcinfo, 0);
 	double		sd;
 
-	hp_score_prefer(s, ModelInput(fcinfo, 1, s, "a"), ModelInput(fcinfo, 2, s, "b"), NULL, &sd);
+	hp_score_prefer(s, HpModelInput(fcinfo, 1, s->dim, "a"), HpModelInput(fcinfo, 2, s->dim, "b"), NULL, &sd);
 	PG_RETURN_FLOAT8(sd);
 }
 
@@ -106,7 +67,7 @@ prefer_std(PG_FUNCTION_ARGS)
 Datum
 prefer_flip(PG_FUNCTION_ARGS)
 {
-	HpScorer   *s = CachedScorer(fcinfo);
+	HpScorer   *s = HpCachedScorer(fcinfo, 0);
 
-	PG_RETURN_FLOAT8(hp_score_flip(s, ModelInput(fcinfo, 1, s, "a"), ModelInput(fcinfo, 2, s, "b")));
+	PG_RETURN_FLOAT8(hp_score_flip(s, HpModelInput(fcinfo, 1, s->dim, "a"), HpModelInput(fcinfo, 2, s->dim, "b")));
 }

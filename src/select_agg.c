@@ -110,11 +110,9 @@ select_trans(PG_FUNCTION_ARGS)
 {
 	MemoryContext agg = SelectContext(fcinfo);
 	SelectState *st = PG_ARGISNULL(0) ? NULL : (SelectState *) PG_GETARG_POINTER(0);
-	HpModelCache *mc;
 	HpScorer   *s;
 	double		mu,
 				sd;
-	int			dim;
 	const float *x;
 
 	RequireNotNull(fcinfo, 1, "model");
@@ -126,26 +124,9 @@ select_trans(PG_FUNCTION_ARGS)
 	if (st == NULL)
 		st = NewState(agg, PG_GETARG_TEXT_PP(4), PG_GETARG_FLOAT8(5), PG_GETARG_INT64(6), false);
 
-	HpBlasEnsure();
 	/* The model is decoded once per query (cached on this flinfo). */
-	mc = HpModelCached(fcinfo, 1);
-	if (mc->scratch == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo((MemoryContext) mc->cxt);
-		HpError		err;
-
-		s = palloc0(sizeof(HpScorer));
-		if (hp_scorer_init(s, &mc->model, &err) != HP_OK)
-			HpReportError(&err);
-		mc->scratch = s;
-		MemoryContextSwitchTo(old);
-	}
-	s = (HpScorer *) mc->scratch;
-	x = HpArrayFloats(PG_GETARG_ARRAYTYPE_P(3), "x", &dim);
-	if (dim != s->dim)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("x has %d dimensions but the model expects %d", dim, s->dim)));
+	s = HpCachedScorer(fcinfo, 1);
+	x = HpModelInput(fcinfo, 3, s->dim, "x");
 	hp_score_reward(s, x, &mu, &sd);
 	Push(st, agg, PG_GETARG_INT64(2), mu, sd);
 	PG_RETURN_POINTER(st);
