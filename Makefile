@@ -1,17 +1,21 @@
 # hybridpref: PGXS build.  The numerical core (src/core) has no PostgreSQL
 # headers; the fmgr glue (src/*.c) sits on top of it.
 EXTENSION   = hybridpref
-EXTVERSION  = 0.1.0
+EXTVERSION  = 0.2.0
 MODULE_big  = hybridpref
 
 CORE_SRCS   = $(wildcard src/core/*.c)
 GLUE_SRCS   = $(wildcard src/*.c)
 OBJS        = $(CORE_SRCS:.c=.o) $(GLUE_SRCS:.c=.o)
 
-# The install script is assembled from one part per SQL surface area.
+# The install scripts are assembled from one part per SQL surface area.
+# Parts added after 0.1.0 are listed per version: 0.1.0's install script
+# leaves them out, and each upgrade script is a header (sql/upgrade/) plus
+# the parts its version added, so no SQL is written twice.
 SQL_PARTS   = $(sort $(wildcard sql/parts/*.sql))
-DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql
-DATA        = $(filter-out $(DATA_built),$(wildcard sql/$(EXTENSION)--*--*.sql))
+SQL_PARTS_0.2.0 = sql/parts/90_ops.sql
+DATA_built  = sql/$(EXTENSION)--$(EXTVERSION).sql sql/$(EXTENSION)--0.1.0.sql \
+              sql/$(EXTENSION)--0.1.0--0.2.0.sql
 
 REGRESS     = $(sort $(filter-out $(EXTENSION)--%,$(basename $(notdir $(wildcard sql/*.sql)))))
 REGRESS_OPTS = --inputdir=. --outputdir=results_regress --load-extension=hybridpref
@@ -32,6 +36,12 @@ include $(PGXS)
 $(OBJS): $(wildcard src/*.h src/core/*.h)
 
 sql/$(EXTENSION)--$(EXTVERSION).sql: $(SQL_PARTS)
+	cat $^ > $@
+
+sql/$(EXTENSION)--0.1.0.sql: $(filter-out $(SQL_PARTS_0.2.0),$(SQL_PARTS))
+	cat $^ > $@
+
+sql/$(EXTENSION)--0.1.0--0.2.0.sql: sql/upgrade/0.1.0--0.2.0.sql $(SQL_PARTS_0.2.0)
 	cat $^ > $@
 
 # Core unit tests and tools: no server, linked straight to OpenBLAS.
