@@ -150,3 +150,89 @@ GROUP BY q ORDER BY q;
 SELECT jsonb_pretty(hp.model_info(m)) AS model_info FROM demo.model;
 
 -- Later steps go below this line.
+
+\echo
+\echo '==== 6. Route: instance features ===='
+\echo 'Each pair gets routing features: the cosine bin of its two embeddings'
+\echo '(hp.pair_stats) and its category as a content tag.  (The synthetic pairs'
+\echo 'have no texts, so the length and ROUGE features are constant here.)'
+ALTER TABLE demo.pairs ADD COLUMN features text[], ADD COLUMN human_label float8,
+  ADD COLUMN llm_label float8, ADD COLUMN trusted_label float8;
+-- a = chosen and b = rejected per the human label, so the human label is 1;
+-- the LLM label agrees or not; the trusted label is the true reward's.
+UPDATE demo.pairs SET human_label = 1,
+  llm_label = CASE WHEN llm_agrees THEN 1 ELSE 0 END,
+  trusted_label = CASE WHEN true_margin > 0 THEN 1 ELSE 0 END;
+CREATE TEMP TABLE stats AS SELECT id, hp.pair_stats('', '', '', chosen, rejected) AS st FROM demo.pairs;
+WITH c AS (SELECT hp.feature_cutoffs(st) AS cut FROM stats)
+UPDATE demo.pairs p SET features = hp.pair_features(s.st, c.cut, ARRAY['category:' || p.category])
+FROM stats s, c WHERE s.id = p.id;
+SELECT features, count(*) AS pairs FROM demo.pairs GROUP BY features ORDER BY pairs DESC LIMIT 4;
+
+\echo
+\echo '==== 7. Simulate candidate routings, fit the Performance Prediction Model ===='
+-- 60% of the data is the routing pool, 20% scores the proxy models.
+CREATE VIEW demo.pool AS
+  SELECT id, chosen AS a_emb, rejected AS b_emb, human_label, llm_label, features, category
+  FROM demo.pairs WHERE NOT test AND id % 5 <> 1;
+CREATE VIEW demo.pool_heldout AS
+  SELECT id, chosen AS a_emb, rejected AS b_emb, trusted_label
+  FROM demo.pairs WHERE NOT test AND id % 5 = 1;
+\timing on
+CREATE TABLE demo.candidates AS
+  SELECT * FROM hp.simulate_routings('demo.pool', 'demo.pool_heldout', per_budget => 20, seed => 1);
+\timing off
+SELECT budget, count(*) AS candidates, round(min(score)::numeric, 4) AS worst,
+       round(avg(score)::numeric, 4) AS mean, round(max(score)::numeric, 4) AS best
+FROM demo.candidates GROUP BY budget ORDER BY budget;
+CREATE TABLE demo.ppm AS
+  SELECT hp.train_ppm(counts, score, jsonb_build_object('vocab', vocab, 'n', n, 'degree', 1, 'lambda', 'auto')) AS ppm
+  FROM demo.candidates GROUP BY vocab, n;
+SELECT round((o->>'cv_rmse')::numeric, 5) AS cv_rmse, round((o->>'cv_corr')::numeric, 3) AS cv_corr
+FROM (SELECT hp.model_info(ppm)->'options' AS o FROM demo.ppm) s;
+
+\echo
+\echo '==== 8. Route the pool at a 25% human budget, and what it buys ===='
+\echo 'The PPM sends humans where the LLM judge is worst (creative_writing, safety):'
+CREATE TABLE demo.routed AS
+  SELECT 'ppm' AS router, * FROM hp.route((SELECT ppm FROM demo.ppm), 'demo.pool', 0.25, 'topk')
+  UNION ALL
+  SELECT 'random', * FROM hp.route((SELECT ppm FROM demo.ppm), 'demo.pool', 0.25, 'random', seed => 1);
+SELECT p.category,
+       round(avg(r.to_human::int) FILTER (WHERE r.router = 'ppm'), 2) AS ppm_human_share,
+       round(avg(r.to_human::int) FILTER (WHERE r.router = 'random'), 2) AS random_human_share
+FROM demo.routed r JOIN demo.pool p USING (id) GROUP BY p.category ORDER BY 2 DESC;
+\echo 'Reward models trained on the hybrid labels, held-out accuracy against the true reward:'
+WITH labels AS (
+  SELECT 'all LLM' AS mix, id, llm_label AS p_a FROM demo.pool
+  UNION ALL SELECT 'all human', id, human_label FROM demo.pool
+  UNION ALL SELECT r.router || ' 25% human', p.id, CASE WHEN r.to_human THEN p.human_label ELSE p.llm_label END
+  FROM demo.routed r JOIN demo.pool p USING (id)
+), models AS (
+  SELECT mix, hp.train_reward_model(p.a_emb, p.b_emb, l.p_a, '{"heads":1,"lambda":1e-3}') AS m
+  FROM labels l JOIN demo.pool p USING (id) GROUP BY mix
+)
+SELECT mix, round(avg(((hp.prefer(m, chosen, rejected) > 0.5) = (true_margin > 0))::int), 4) AS accuracy
+FROM models, demo.pairs WHERE test GROUP BY mix ORDER BY accuracy DESC;
+
+\echo
+\echo '==== 9. Budget curve: predicted score and cost per human fraction ===='
+SELECT fraction, n_human, round(predicted_score::numeric, 4) AS predicted_score, round(cost::numeric, 2) AS cost_usd
+FROM hp.budget_curve((SELECT ppm FROM demo.ppm), 'demo.pool', human_cost => 0.50, llm_cost => 0.002);
+
+\echo
+\echo '==== 10. Scheduled routing of arriving rows, and the budget report ===='
+\echo 'New rows land in demo.inbox; hp.route_pending (what a pg_cron job calls)'
+\echo 'routes them in committed batches, at most 300 human labels per day.'
+CREATE TABLE demo.inbox (id bigserial PRIMARY KEY, category text, features text[], route text);
+INSERT INTO demo.inbox (category, features) SELECT category, features FROM demo.pairs WHERE test ORDER BY id;
+DO $$
+DECLARE m hp.model;
+BEGIN
+  SELECT ppm INTO m FROM demo.ppm;
+  CALL hp.route_pending('demo.inbox', m, 300, 'day', batch_size => 1000, tag_col => 'category');
+END $$;
+SELECT table_name, period, budget, spent, remaining, n_llm, routed FROM hp.budget_status;
+SELECT tag, n_human, n_llm, round(human_fraction::numeric, 3) AS human_fraction
+FROM hp.routing_summary ORDER BY human_fraction DESC;
+SELECT route, count(*) FROM demo.inbox GROUP BY route ORDER BY route;
