@@ -120,6 +120,11 @@ AddRow(TrainState *st, MemoryContext agg, const float *a, const float *b, float 
 		memcpy(x + st->dim, b, sizeof(float) * st->dim);
 	else
 		hp_blas.saxpy(st->dim, -1.0f, b, 1, x, 1);
+	if (!st->pairs && !hp_all_finite_f(x, st->dim))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the difference of the two embeddings overflows the real range"),
+				 errdetail("Values near the float32 limit (3.4e38) cannot be trained on; rescale them.")));
 	c->p[c->nrows] = p;
 	c->key[c->nrows] = hp_row_key(x, st->width, p);
 	c->nrows++;

@@ -591,6 +591,13 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 		loss += Softplus(-z) + (1.0 - ts->p[i]) * z;
 	}
 	loss /= (double) t.n;
+	if (!isfinite(loss))
+	{
+		/* Finite weights, but margins overflowed float32 on huge inputs. */
+		st = hp_error(err, HP_EDATA, "training loss is not finite");
+		hp_error_detail(err, "Embedding values near the float32 limit overflow the reward margins; rescale them.");
+		goto done;
+	}
 
 	memset(out, 0, sizeof(*out));
 	out->version = HP_MODEL_FORMAT_VERSION;

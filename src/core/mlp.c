@@ -100,7 +100,7 @@ hp_mlp_view(const HpModel *m, HpMlp *v, HpError *err)
 		if (W == NULL)
 			break;
 		if (b == NULL || W->dtype != HP_F32 || b->dtype != HP_F32 || H < 1 ||
-			W->rows % H != 0 || (int) W->cols != fan || b->rows != (uint32_t) H ||
+			W->rows == 0 || W->rows % H != 0 || (int) W->cols != fan || b->rows != (uint32_t) H ||
 			b->cols != W->rows / H)
 			return hp_error(err, HP_ECORRUPT, "MLP model has inconsistent layer %d shapes", l + 1);
 		v->width[l] = (int) (W->rows / H);
@@ -453,7 +453,7 @@ hp_mlp_train(const HpPairSet *ps, const HpTrainOptions *opt, const char *options
 		}
 		loss = eloss / nb;
 	}
-	if (!hp_all_finite_f(n.theta, n.size))
+	if (!hp_all_finite_f(n.theta, n.size) || !isfinite(loss))
 	{
 		st = hp_error(err, HP_EINTERNAL, "MLP training diverged to non-finite weights");
 		hp_error_detail(err, "Lower lr or raise lambda.");

@@ -180,6 +180,18 @@ ValidateTensor(const HpModel *m, uint32_t i, HpError *err)
 	for (uint32_t j = 0; j < i; j++)
 		if (strncmp(m->tensors[j].name, t->name, HP_TENSOR_NAME_LEN) == 0)
 			return hp_error(err, HP_ECORRUPT, "hybridpref model has two tensors named \"%s\"", t->name);
+	/* Canonical forms only, so the text form always reads back (jsonb too). */
+	if (i > 0 && strncmp(m->tensors[i - 1].name, t->name, HP_TENSOR_NAME_LEN) > 0)
+		return hp_error(err, HP_ECORRUPT, "hybridpref model tensors are not sorted by name");
+	for (size_t k = 0; k < n; k++)
+	{
+		bool		negzero = t->dtype == HP_F32
+			? (((const float *) t->data)[k] == 0.0f && signbit(((const float *) t->data)[k]))
+			: (((const double *) t->data)[k] == 0.0 && signbit(((const double *) t->data)[k]));
+
+		if (negzero)
+			return hp_error(err, HP_ECORRUPT, "tensor \"%s\" contains -0, which is not canonical", t->name);
+	}
 	return HP_OK;
 }
 
@@ -212,6 +224,9 @@ ValidateLinear(const HpModel *m, HpError *err)
 	const HpTensor *t;
 
 	if (RequireTensor(m, "w", HP_F32, m->heads, m->dim, &t, err) != HP_OK)
+		return err ? err->code : HP_ECORRUPT;
+	if (hp_model_tensor(m, "center") != NULL &&
+		RequireTensor(m, "center", HP_F32, 1, m->dim, &t, err) != HP_OK)
 		return err ? err->code : HP_ECORRUPT;
 	if (m->uncertainty == HP_UNC_LAPLACE)
 	{
@@ -248,7 +263,8 @@ hp_model_validate(const HpModel *m, HpError *err)
 	}
 	if (hp_uncertainty_name(m->uncertainty) == NULL)
 		return hp_error(err, HP_ECORRUPT, "hybridpref model has unknown uncertainty method %u", m->uncertainty);
-	if (!isfinite(m->lambda) || m->lambda < 0 || !isfinite(m->loss))
+	if (!isfinite(m->lambda) || m->lambda < 0 || !isfinite(m->loss) ||
+		(m->lambda == 0 && signbit(m->lambda)) || (m->loss == 0 && signbit(m->loss)))
 		return hp_error(err, HP_ECORRUPT, "hybridpref model has an invalid lambda or loss");
 	if (m->rows < 0)
 		return hp_error(err, HP_ECORRUPT, "hybridpref model has a negative row count");

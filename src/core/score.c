@@ -54,7 +54,8 @@ hp_scorer_init(HpScorer *s, const HpModel *m, HpError *err)
 	s->heads = (int) w->rows;
 	s->W = w->data;
 	s->var = (m->uncertainty == HP_UNC_LAPLACE && var) ? var->data : NULL;
-	s->center = (center && center->dtype == HP_F32 && (int) center->cols == s->dim) ? center->data : NULL;
+	s->center = (center && center->dtype == HP_F32 && center->rows == 1 &&
+				 (int) center->cols == s->dim) ? center->data : NULL;
 	s->out = hp_alloc(sizeof(float) * s->heads);
 	s->diff = hp_alloc(sizeof(float) * s->dim);
 	return HP_OK;

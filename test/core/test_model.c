@@ -479,7 +479,7 @@ static void EdDtype(unsigned char *b, size_t *len, size_t o) { b[TENSOR0(o) + 16
 static void EdPad(unsigned char *b, size_t *len, size_t o) { b[TENSOR0(o) + 17] = 1; }
 static void EdHuge(unsigned char *b, size_t *len, size_t o) { StoreLE(b + TENSOR0(o) + 20, 0xFFFFFFFFu, 4); StoreLE(b + TENSOR0(o) + 24, 0xFFFFFFFFu, 4); }
 static void EdShape(unsigned char *b, size_t *len, size_t o) { StoreLE(b + TENSOR0(o) + 20, 3, 4); StoreLE(b + TENSOR0(o) + 24, 2, 4); }
-static void EdRename(unsigned char *b, size_t *len, size_t o) { b[TENSOR0(o)] = 'v'; }
+static void EdRename(unsigned char *b, size_t *len, size_t o) { b[TENSOR0(o)] = 'x'; }
 static void EdNaN(unsigned char *b, size_t *len, size_t o) { StoreLE(b + TENSOR0(o) + 28, 0x7FC00000u, 4); }
 static void EdInf(unsigned char *b, size_t *len, size_t o) { StoreLE(b + TENSOR0(o) + 28 + 4, 0xFF800000u, 4); }
 /* "var" sorts before "w": its data ends where the "w" header starts. */
