@@ -6,6 +6,8 @@
  */
 #include "postgres.h"
 
+#include <math.h>
+
 #include "fmgr.h"
 #include "utils/array.h"
 
@@ -14,6 +16,19 @@
 #include "hp_score.h"
 
 PG_FUNCTION_INFO_V1(reward);
+
+/* A score that overflowed float32 (huge embeddings or weights) is an error. */
+static double
+Finite(double v)
+{
+	if (!isfinite(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("score is out of the real range"),
+				 errdetail("The embedding or the model has values so large that w.x overflows float32.")));
+	return v;
+}
+
 PG_FUNCTION_INFO_V1(reward_std);
 PG_FUNCTION_INFO_V1(prefer);
 PG_FUNCTION_INFO_V1(prefer_std);
@@ -27,7 +42,7 @@ reward(PG_FUNCTION_ARGS)
 	double		mean;
 
 	hp_score_reward(s, HpModelInput(fcinfo, 1, s->dim, "x"), &mean, NULL);
-	PG_RETURN_FLOAT8(mean);
+	PG_RETURN_FLOAT8(Finite(mean));
 }
 
 /* Epistemic std of the reward of x (across heads, or Laplace). */
@@ -38,7 +53,7 @@ reward_std(PG_FUNCTION_ARGS)
 	double		sd;
 
 	hp_score_reward(s, HpModelInput(fcinfo, 1, s->dim, "x"), NULL, &sd);
-	PG_RETURN_FLOAT8(sd);
+	PG_RETURN_FLOAT8(Finite(sd));
 }
 
 /* P(a preferred over b), averaged over heads. */
@@ -49,7 +64,7 @@ prefer(PG_FUNCTION_ARGS)
 	double		mean;
 
 	hp_score_prefer(s, HpModelInput(fcinfo, 1, s->dim, "a"), HpModelInput(fcinfo, 2, s->dim, "b"), &mean, NULL);
-	PG_RETURN_FLOAT8(mean);
+	PG_RETURN_FLOAT8(Finite(mean));
 }
 
 /* Spread across heads of P(a preferred over b). */
@@ -60,7 +75,7 @@ prefer_std(PG_FUNCTION_ARGS)
 	double		sd;
 
 	hp_score_prefer(s, HpModelInput(fcinfo, 1, s->dim, "a"), HpModelInput(fcinfo, 2, s->dim, "b"), NULL, &sd);
-	PG_RETURN_FLOAT8(sd);
+	PG_RETURN_FLOAT8(Finite(sd));
 }
 
 /* Probability that the preferred side flips under the epistemic spread. */
@@ -69,5 +84,5 @@ prefer_flip(PG_FUNCTION_ARGS)
 {
 	HpScorer   *s = HpCachedScorer(fcinfo, 0);
 
-	PG_RETURN_FLOAT8(hp_score_flip(s, HpModelInput(fcinfo, 1, s->dim, "a"), HpModelInput(fcinfo, 2, s->dim, "b")));
+	PG_RETURN_FLOAT8(Finite(hp_score_flip(s, HpModelInput(fcinfo, 1, s->dim, "a"), HpModelInput(fcinfo, 2, s->dim, "b"))));
 }

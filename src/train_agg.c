@@ -90,7 +90,9 @@ ChunkWithRoom(TrainState *st, MemoryContext agg)
 
 	if (c == NULL || c->nrows == c->cap)
 	{
-		int			cap = Max(1, CHUNK_BYTES / (int) (sizeof(float) * st->width));
+		/* Chunks start small and double, so tiny groups stay tiny. */
+		int			cap = Min(Max(1, CHUNK_BYTES / (int) (sizeof(float) * st->width)),
+							  c ? 2 * c->cap : 16);
 		Size		bytes = (Size) cap * (sizeof(float) * (st->width + 1) + sizeof(uint64));
 
 		Charge(st, bytes);
@@ -471,6 +473,22 @@ train_final(PG_FUNCTION_ARGS)
 		init = has_init ? &initm : NULL;
 	}
 
+	{
+		/*
+		 * The solver needs a sorted copy of the rows plus per-row, per-head
+		 * work arrays; count them against the same limit as the state.
+		 */
+		int			heads = opt.heads + (opt.heads > 1 ? 1 : 0);
+		Size		need = st->bytes + (Size) st->n * (sizeof(float) * st->width + sizeof(HpRowRef) +
+											 sizeof(float) * 7 * heads);
+
+		if (need > (Size) hp_max_train_memory_kb * 1024)
+			ereport(ERROR,
+					(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+					 errmsg("training needs about %zu kB, more than hybridpref.max_train_memory (%d kB)",
+							need / 1024, hp_max_train_memory_kb),
+					 errhint("Raise hybridpref.max_train_memory, use fewer heads, or use hp.train_reward_model_iterative.")));
+	}
 	refs = MemoryContextAllocHuge(work, sizeof(HpRowRef) * st->n);
 	for (TrainChunk *c = st->head; c; c = c->next)
 		for (int i = 0; i < c->nrows; i++, k++)

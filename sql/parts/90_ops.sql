@@ -214,7 +214,8 @@ BEGIN
 			RAISE EXCEPTION USING ERRCODE = 'undefined_column',
 				MESSAGE = format('column "%s" of relation %s does not exist', col, qrel),
 				HINT = CASE WHEN col = route_col
-				            THEN format('hp.route_pending writes ''human'' or ''llm'' into it: ALTER TABLE %s ADD COLUMN %I text;', qrel, col) END;
+				            THEN format('hp.route_pending writes ''human'' or ''llm'' into it: ALTER TABLE %s ADD COLUMN %I text;', qrel, col)
+				            ELSE 'Pass the name of an existing column.' END;
 		END IF;
 	END LOOP;
 	SELECT array_agg(a.attnum ORDER BY o.i), array_agg(a.atttypid::regtype ORDER BY o.i) INTO attnums, types

@@ -31,6 +31,7 @@ typedef struct Trainer
 	int64_t		n;
 	int64_t		block;			/* rows per pass block */
 	int64_t		ns;				/* rows the Hessian is estimated on */
+	bool		overflow;		/* a float32 product overflowed */
 	double		lambda;
 	float	   *C;				/* n x H bootstrap weights / N_h */
 	float	   *W;				/* H x d */
@@ -132,6 +133,8 @@ HeadLoss(const Trainer *t, int h, const float *DZ, double alpha)
 		double		z,
 					p;
 
+		if ((i & 0xffff) == 0)
+			hp_check_interrupts();
 		if (c == 0.0)
 			continue;
 		z = t->Z[i * t->H + h] + (DZ ? alpha * DZ[i * t->H + h] : 0.0);
@@ -165,6 +168,8 @@ Evaluate(Trainer *t)
 	{
 		double		p = t->ts->p[i];
 
+		if ((i & 0xffff) == 0)
+			hp_check_interrupts();
 		for (int h = 0; h < t->H; h++)
 		{
 			int64_t		k = i * t->H + h;
@@ -261,6 +266,8 @@ NewtonDirections(Trainer *t, const bool *active, const double *gref, float *P, f
 			if (!cg[h])
 				continue;
 			dq = hp_blas.sdot(d, dv, 1, q, 1);
+			if (!isfinite(dq) || !isfinite(rr[h]))
+				t->overflow = true;
 			if (!(dq > 0.0))
 			{
 				/* No positive curvature left along dv: keep what we have. */
@@ -310,7 +317,11 @@ InitWeights(Trainer *t, int64_t seed)
 
 		for (int64_t i = 0; i < t->n; i++)
 		{
-			float		c = (t->H == 1 || h < t->center) ? 1.0f
+			float		c;
+
+			if ((i & 0xffff) == 0)
+				hp_check_interrupts();
+			c = (t->H == 1 || h < t->center) ? 1.0f
 				: hp_boot_weight(t->ts->key[i], seed, h - t->center);
 
 			t->C[i * t->H + h] = c;
@@ -576,6 +587,13 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 			}
 	}
 
+	if (t.overflow || !hp_all_finite_f(t.G, (size_t) H * t.d))
+	{
+		/* Curvature or gradient left the float32 range: refuse, never w = 0. */
+		st = hp_error(err, HP_EDATA, "training overflowed the real (float32) range");
+		hp_error_detail(err, "Embedding values this large (or tiny, with lambda 0) cannot be trained on; rescale them.");
+		goto done;
+	}
 	if (!hp_all_finite_f(t.W, (size_t) H * t.d))
 	{
 		st = hp_error(err, HP_EINTERNAL, "training diverged to non-finite weights");

@@ -222,6 +222,8 @@ hp_score_flip(HpScorer *s, const float *a, const float *b)
 		if (s->var)
 			sd = LaplaceStd(s, s->diff);
 	}
+	if (!isfinite(m) || !isfinite(sd))
+		return NAN;				/* overflow: the caller reports it */
 	if (!(sd > 0.0))
 		return m == 0.0 ? 0.5 : 0.0;
 	return 0.5 * erfc(fabs(m) / (sd * sqrt(2.0)));

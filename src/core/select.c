@@ -118,6 +118,9 @@ DeltaUcbPair(const HpCandidate *c, int n, double beta, int *bi, int *bj)
 
 	/* O(n^2) is exact and cheap for per-prompt candidate counts. */
 	for (int i = 0; i < n; i++)
+	{
+		if ((i & 255) == 0)
+			hp_check_interrupts();
 		for (int j = 0; j < n; j++)
 		{
 			double		v;
@@ -132,6 +135,7 @@ DeltaUcbPair(const HpCandidate *c, int n, double beta, int *bi, int *bj)
 				*bj = j;
 			}
 		}
+	}
 }
 
 /* Pair maximising sigmoid(U_i - L_j) - sigmoid(L_i - U_j). */
@@ -141,6 +145,9 @@ InfoMaxPair(const HpCandidate *c, int n, double beta, int *bi, int *bj)
 	double		best = -INFINITY;
 
 	for (int i = 0; i < n; i++)
+	{
+		if ((i & 255) == 0)
+			hp_check_interrupts();
 		for (int j = i + 1; j < n; j++)
 		{
 			double		ui = c[i].mu + beta * c[i].sigma,
@@ -156,6 +163,7 @@ InfoMaxPair(const HpCandidate *c, int n, double beta, int *bi, int *bj)
 				*bj = j;
 			}
 		}
+	}
 }
 
 /* LCB(i,j) = (mu_i - mu_j) - beta (sigma_i + sigma_j). */
@@ -195,6 +203,8 @@ MaxMinLcbPair(HpRng *r, const HpCandidate *c, int n, double beta, int *bi, int *
 
 	for (int i = 0; i < n; i++)
 	{
+		if ((i & 255) == 0)
+			hp_check_interrupts();
 		worst[i] = INFINITY;
 		for (int j = 0; j < n; j++)
 			if (j != i)
