@@ -38,7 +38,8 @@ count_prove() {
   n=$(grep -oE '^Files=[0-9]+, Tests=[0-9]+' "$1" | tail -n1 | sed -E 's/.*Tests=//')
   [ -n "$n" ] || return 0
   read -r k f < <(grep -E '\(Wstat: [0-9]+.*Tests: [0-9]+ Failed: [0-9]+\)' "$1" |
-    sed -E 's/.*Failed: ([0-9]+)\)/\1/' | awk '{k += $1; f += ($1 > 0 ? $1 : 1)} END {print k + 0, f + 0}')
+    sed -E 's/.*Wstat: ([0-9]+).*Failed: ([0-9]+)\)/\1 \2/' |
+    awk '{k += $2; f += ($2 > 0 ? $2 : ($1 != 0 ? 1 : 0))} END {print k + 0, f + 0}')
   echo "$((n - k)) $f"
 }
 # A script without counts is one test case, judged by its exit code.
