@@ -442,7 +442,8 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 	Trainer		t;
 	int			H = opt->heads;
 	bool	   *active;
-	double	   *gref;
+	double	   *gref,
+			   *gprev;
 	float	   *P,
 			   *XP;
 	int			nactive;
@@ -497,6 +498,7 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 	t.gnorm = hp_alloc(sizeof(double) * H);
 	active = hp_alloc(sizeof(bool) * H);
 	gref = hp_alloc(sizeof(double) * H);
+	gprev = hp_alloc0(sizeof(double) * H);
 	P = hp_alloc(sizeof(float) * H * t.d);
 	XP = hp_alloc(sizeof(float) * t.n * H);
 
@@ -521,6 +523,7 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 	{
 		active[h] = t.gnorm[h] > opt->tol * gref[h] && t.gnorm[h] > 0.0;
 		nactive += active[h];
+		gprev[h] = t.gnorm[h];
 	}
 
 	for (int iter = 0; iter < opt->max_iter && nactive > 0; iter++)
@@ -578,13 +581,30 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 			hp_blas.saxpy(t.d, (float) alpha, p, 1, w, 1);
 			hp_blas.saxpy((int) t.n, (float) alpha, XP + h, H, t.Z + h, H);
 		}
-		Evaluate(&t);
+		{
+			/*
+			 * A subsampled Hessian that is too rough shows as slow (linear)
+			 * progress: when a head's gradient shrank by less than half,
+			 * double the subsample, up to every row (plain Newton-CG).
+			 */
+			double		worst = 0.0;
+
+			Evaluate(&t);
+			for (int h = 0; h < H; h++)
+				if (active[h] && gprev[h] > 0.0)
+					worst = fmax(worst, t.gnorm[h] / gprev[h]);
+			if (worst > 0.5 && t.ns < t.n)
+				t.ns = t.ns * 2 < t.n ? t.ns * 2 : t.n;
+		}
 		for (int h = 0; h < H; h++)
+		{
+			gprev[h] = t.gnorm[h];
 			if (active[h] && t.gnorm[h] <= opt->tol * gref[h])
 			{
 				active[h] = false;
 				nactive--;
 			}
+		}
 	}
 
 	if (t.overflow || !hp_all_finite_f(t.G, (size_t) H * t.d))
@@ -657,6 +677,7 @@ done:
 	hp_free(t.gnorm);
 	hp_free(active);
 	hp_free(gref);
+	hp_free(gprev);
 	hp_free(P);
 	hp_free(XP);
 	return st;
