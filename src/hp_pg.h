@@ -64,6 +64,12 @@ struct HpScorer *HpCachedScorer(FunctionCallInfo fcinfo, int argno);
 /* Embedding argument validated against the model's dimension. */
 const float *HpModelInput(FunctionCallInfo fcinfo, int argno, int model_dim, const char *what);
 
+/*
+ * Split training options text into the options proper and an optional
+ * "init" model (decoded into *init); returns the options without "init".
+ */
+char	   *HpSplitInit(const char *options, HpModel *init, bool *has_init);
+
 /* Text of a jsonb argument, for the core options parsers. */
 char	   *HpJsonbText(Datum jsonb, size_t *len);
 

@@ -334,45 +334,6 @@ newton_step_info(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(hp_buf_finish(&b, NULL))));
 }
 
-/*
- * Split options text into the training options (returned as text) and an
- * optional "init" model: its text form as an object or a string, as
- * hp.train_reward_model accepts it.
- */
-static char *
-SplitInit(const char *options, HpModel *init, bool *has_init)
-{
-	Datum		jb = DirectFunctionCall1(jsonb_in, CStringGetDatum(options));
-	Datum		key = CStringGetTextDatum("init");
-	Jsonb	   *v,
-			   *rest;
-	char	   *mtext;
-	HpError		err;
-
-	*has_init = false;
-	if (!JB_ROOT_IS_OBJECT(DatumGetJsonbP(jb)) ||
-		!DatumGetBool(DirectFunctionCall2(jsonb_exists, jb, key)))
-		return pstrdup(options);
-	v = DatumGetJsonbP(DirectFunctionCall2(jsonb_object_field, jb, key));
-	if (JB_ROOT_IS_SCALAR(v))
-	{
-		JsonbValue	sv;
-
-		if (!JsonbExtractScalar(&v->root, &sv) || sv.type != jbvString)
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"init\" must be a model (m::text::jsonb)")));
-		mtext = pnstrdup(sv.val.string.val, sv.val.string.len);
-	}
-	else
-		mtext = JsonbToCString(NULL, &v->root, VARSIZE(v));
-	if (hp_model_from_json(mtext, strlen(mtext), init, &err) != HP_OK)
-		HpReportError(&err);
-	*has_init = true;
-	rest = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, jb, key));
-	return JsonbToCString(NULL, &rest->root, VARSIZE(rest));
-}
-
 /* Fail early, naming the relation, when a column does not exist. */
 static void
 CheckColumn(Oid relid, const char *relname, const char *col)
@@ -472,7 +433,7 @@ train_iterative(PG_FUNCTION_ARGS)
 
 		optext = HpJsonbText(PG_GETARG_DATUM(3), &len);
 	}
-	rest = SplitInit(optext, &initm, &has_init);
+	rest = HpSplitInit(optext, &initm, &has_init);
 	ParseOptions(rest, &opt, &canonical);
 	if (hp_newton_heads(&opt, &heads, &center, &err) != HP_OK)
 		HpReportError(&err);

@@ -9,6 +9,8 @@
 #include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/fmgrprotos.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -273,3 +275,46 @@ HpModelInput(FunctionCallInfo fcinfo, int argno, int model_dim, const char *what
 				 errmsg("%s has %d dimensions but the model expects %d", what, dim, model_dim)));
 	return x;
 }
+
+/*
+ * Split options text into the training options and an optional "init"
+ * model (its JSON text form, as an object or a string), decoding the model.
+ * Returns the options without "init" as text.
+ */
+char *
+HpSplitInit(const char *options, HpModel *init, bool *has_init)
+{
+	Datum		jb = DirectFunctionCall1(jsonb_in, CStringGetDatum(options));
+	Datum		key = CStringGetTextDatum("init");
+	Jsonb	   *rest;
+
+	*has_init = false;
+	if (!JB_ROOT_IS_OBJECT(DatumGetJsonbP(jb)) ||
+		!DatumGetBool(DirectFunctionCall2(jsonb_exists, jb, key)))
+		return pstrdup(options);
+	{
+		Jsonb	   *v = DatumGetJsonbP(DirectFunctionCall2(jsonb_object_field, jb, key));
+		char	   *mtext;
+		HpError		err;
+
+		if (JB_ROOT_IS_SCALAR(v))
+		{
+			/* A string holding the model's text form. */
+			JsonbValue	sv;
+
+			if (!JsonbExtractScalar(&v->root, &sv) || sv.type != jbvString)
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("option \"init\" must be a model (m::text::jsonb)")));
+			mtext = pnstrdup(sv.val.string.val, sv.val.string.len);
+		}
+		else
+			mtext = JsonbToCString(NULL, &v->root, VARSIZE(v));
+		if (hp_model_from_json(mtext, strlen(mtext), init, &err) != HP_OK)
+			HpReportError(&err);
+		*has_init = true;
+	}
+	rest = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, jb, key));
+	return JsonbToCString(NULL, &rest->root, VARSIZE(rest));
+}
+

@@ -133,48 +133,6 @@ AddRow(TrainState *st, MemoryContext agg, const float *a, const float *b, float 
 	st->n++;
 }
 
-/*
- * Split options text into the training options and an optional "init"
- * model (its JSON text form, as an object or a string), decoding the model.
- * Returns the options without "init" as text.
- */
-static char *
-SplitInit(const char *options, HpModel *init, bool *has_init)
-{
-	Datum		jb = DirectFunctionCall1(jsonb_in, CStringGetDatum(options));
-	Datum		key = CStringGetTextDatum("init");
-	Jsonb	   *rest;
-
-	*has_init = false;
-	if (!JB_ROOT_IS_OBJECT(DatumGetJsonbP(jb)) ||
-		!DatumGetBool(DirectFunctionCall2(jsonb_exists, jb, key)))
-		return pstrdup(options);
-	{
-		Jsonb	   *v = DatumGetJsonbP(DirectFunctionCall2(jsonb_object_field, jb, key));
-		char	   *mtext;
-		HpError		err;
-
-		if (JB_ROOT_IS_SCALAR(v))
-		{
-			/* A string holding the model's text form. */
-			JsonbValue	sv;
-
-			if (!JsonbExtractScalar(&v->root, &sv) || sv.type != jbvString)
-				ereport(ERROR,
-						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-						 errmsg("option \"init\" must be a model (m::text::jsonb)")));
-			mtext = pnstrdup(sv.val.string.val, sv.val.string.len);
-		}
-		else
-			mtext = JsonbToCString(NULL, &v->root, VARSIZE(v));
-		if (hp_model_from_json(mtext, strlen(mtext), init, &err) != HP_OK)
-			HpReportError(&err);
-		*has_init = true;
-	}
-	rest = DatumGetJsonbP(DirectFunctionCall2(jsonb_delete, jb, key));
-	return JsonbToCString(NULL, &rest->root, VARSIZE(rest));
-}
-
 /* Parse an options jsonb (failing early on bad options) and keep its text. */
 static void
 KeepOptions(TrainState *st, MemoryContext agg, Datum jsonb)
@@ -188,7 +146,7 @@ KeepOptions(TrainState *st, MemoryContext agg, Datum jsonb)
 	bool		has_init;
 	HpError		err;
 
-	rest = SplitInit(text, &init, &has_init);
+	rest = HpSplitInit(text, &init, &has_init);
 	if (hp_train_options_parse(rest, strlen(rest), &opt, &canonical, &err) != HP_OK)
 		HpReportError(&err);
 	if (has_init)
@@ -466,7 +424,7 @@ train_final(PG_FUNCTION_ARGS)
 	old = MemoryContextSwitchTo(work);
 
 	{
-		char	   *rest = SplitInit(st->options ? st->options : "{}", &initm, &has_init);
+		char	   *rest = HpSplitInit(st->options ? st->options : "{}", &initm, &has_init);
 
 		if (hp_train_options_parse(rest, strlen(rest), &opt, &canonical, &err) != HP_OK)
 			HpReportError(&err);
