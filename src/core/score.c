@@ -120,11 +120,11 @@ hp_score_reward(HpScorer *s, const float *x, double *mean, double *std)
 	double		m,
 				sd;
 
-	/* The reward alone needs one dot product, not every head. */
-	if (std == NULL && (s->center || (s->heads == 1 && !s->is_mlp)))
+	/* The reward alone needs the center's dot product, not every head. */
+	if (std == NULL && s->center)
 	{
 		if (mean)
-			*mean = hp_blas.sdot(s->dim, s->center ? s->center : s->W, 1, x, 1);
+			*mean = hp_blas.sdot(s->dim, s->center, 1, x, 1);
 		return;
 	}
 	HeadMoments(s, x, &m, &sd);
