@@ -49,7 +49,9 @@ run_one() {
   [ -f "$FUZZ/dict/$name.dict" ] && args+=(-dict="$FUZZ/dict/$name.dict")
   [ -z "${KEEP_GOING:-}" ] || args+=(-fork=1 -ignore_crashes=1 -ignore_timeouts=1 -ignore_ooms=1)
   start=$(date +%s)
-  "$OUT/$t" "${args[@]}" "$corpus" "$FUZZ/corpus/$name" >"$log" 2>&1 || rc=$?
+  local extra=()
+  [ -d "$FUZZ/crashes/$t" ] && extra+=("$FUZZ/crashes/$t")
+  "$OUT/$t" "${args[@]}" "$corpus" "$FUZZ/corpus/$name" "${extra[@]}" >"$log" 2>&1 || rc=$?
   secs=$(($(date +%s) - start))
   if [ -z "${KEEP_GOING:-}" ]; then
     execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | tail -n1 | awk '{print $2}')

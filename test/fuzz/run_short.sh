@@ -58,7 +58,10 @@ for t in "${LIST[@]}"; do
   start=$SECONDS
   rc=0
   # The time limit is libFuzzer's; timeout(1) only guards against a hang.
-  timeout -k 30 $((FUZZ_SECONDS + 300)) "$OUT/$t" "${args[@]}" "$WORK/$name" >"$log" 2>&1 || rc=$?
+  # crashes/<target>: reproducers of fixed bugs, replayed first (read only).
+  extra=()
+  [ -d "$FUZZ/crashes/$t" ] && extra+=("$FUZZ/crashes/$t")
+  timeout -k 30 $((FUZZ_SECONDS + 300)) "$OUT/$t" "${args[@]}" "$WORK/$name" "${extra[@]}" >"$log" 2>&1 || rc=$?
   secs=$((SECONDS - start))
   execs=$(grep -oE 'stat::number_of_executed_units: [0-9]+' "$log" | tail -n1 | awk '{print $2}')
   execs=${execs:-0}
