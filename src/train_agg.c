@@ -2,13 +2,16 @@
  * train_agg.c: the hp.train_reward_model aggregates.
  *
  * The state keeps every row's difference vector (float32), label and
- * content key in chunks.  It is STYPE internal on purpose: it holds the
+ * content key.  It is STYPE internal on purpose: it holds the
  * training data itself, which is not meant to travel between nodes (the
  * iterative trainer is the distributed path).  Parallel workers ship it
  * through serial/deserial; the final function sorts rows canonically so
  * the model does not depend on the plan.
  */
 #include "postgres.h"
+
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -25,29 +28,27 @@
 #include "hp_train.h"
 
 #define STATE_MAGIC 0x48505453	/* "HPTS" */
-#define STATE_VERSION 1
-#define CHUNK_BYTES (4 * 1024 * 1024)
+#define STATE_VERSION 2
+#define HUGE_PAGE_BYTES (2 * 1024 * 1024)
 
-typedef struct TrainChunk
-{
-	struct TrainChunk *next;
-	int			nrows;
-	int			cap;
-	float	   *x;				/* cap x dim */
-	float	   *p;
-	uint64		*key;
-} TrainChunk;
-
+/*
+ * Rows live in three parallel arrays that grow by doubling.  Large
+ * reallocations are remapped by the C library rather than copied, and the
+ * final function can hand the arrays to the solver after ordering them in
+ * place, so the training data is written exactly once.
+ */
 typedef struct TrainState
 {
 	int			dim;			/* 0 until the first row */
 	bool		pairs;			/* arch mlp: rows hold a and b, not a - b */
 	int			width;			/* floats per row: dim, or 2*dim for pairs */
 	int64		n;
-	Size		bytes;
+	int64		cap;
+	Size		bytes;			/* n rows, counted against max_train_memory */
 	char	   *options;		/* canonical options JSON, or NULL */
-	TrainChunk *head;
-	TrainChunk *tail;
+	float	   *x;				/* cap x width */
+	float	   *p;
+	uint64	   *key;
 } TrainState;
 
 PG_FUNCTION_INFO_V1(train_trans);
@@ -67,56 +68,83 @@ AggContext(FunctionCallInfo fcinfo)
 	return agg;
 }
 
-/* Charge bytes to the state, enforcing hybridpref.max_train_memory. */
-static void
-Charge(TrainState *st, Size bytes)
+/* Bytes one stored row takes: its floats, its label and its key. */
+static inline Size
+RowBytes(const TrainState *st)
 {
-	st->bytes += bytes;
-	if (st->bytes > (Size) hp_max_train_memory_kb * 1024)
+	return sizeof(float) * (st->width + 1) + sizeof(uint64);
+}
+
+/* Error unless n rows fit in hybridpref.max_train_memory. */
+static void
+CheckLimit(const TrainState *st, int64 n)
+{
+	if ((Size) n * RowBytes(st) > (Size) hp_max_train_memory_kb * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("training data exceeds hybridpref.max_train_memory (%d kB)",
 						hp_max_train_memory_kb),
 				 errdetail("%lld rows of dimension %d are held in memory.",
-						   (long long) st->n, st->dim),
+						   (long long) n, st->dim),
 				 errhint("Raise hybridpref.max_train_memory or train on a sample.")));
 }
 
-/* Room for one more row, allocating a new chunk in the aggregate context. */
-static TrainChunk *
-ChunkWithRoom(TrainState *st, MemoryContext agg)
+/*
+ * Ask for transparent huge pages on a large buffer: first-touch page faults
+ * otherwise cost more than reading the rows.  The advice covers whole pages
+ * around the buffer, which for a large allocation is its whole mapping, so
+ * the kernel can still grow it by remapping.  Advice only; errors ignored.
+ */
+static void
+AdviseHugePages(void *ptr, Size len)
 {
-	TrainChunk *c = st->tail;
+#ifdef MADV_HUGEPAGE
+	Size		page = (Size) sysconf(_SC_PAGESIZE);
+	uintptr_t	lo = TYPEALIGN_DOWN(page, (uintptr_t) ptr);
+	uintptr_t	hi = TYPEALIGN(page, (uintptr_t) ptr + len);
 
-	if (c == NULL || c->nrows == c->cap)
+	if (len >= HUGE_PAGE_BYTES)
+		(void) madvise((void *) lo, hi - lo, MADV_HUGEPAGE);
+#endif
+}
+
+/* Make room for at least need rows, doubling within the memory limit. */
+static void
+Reserve(TrainState *st, MemoryContext agg, int64 need)
+{
+	int64		cap = Max(st->cap, 16);
+	int64		limit = (int64) (((Size) hp_max_train_memory_kb * 1024) / RowBytes(st)) + 1;
+
+	if (need <= st->cap)
+		return;
+	CheckLimit(st, need);
+	while (cap < need)
+		cap *= 2;
+	cap = Max(Min(cap, limit), need);
+	if (st->x == NULL)
 	{
-		/* Chunks start small and double, so tiny groups stay tiny. */
-		int			cap = Min(Max(1, CHUNK_BYTES / (int) (sizeof(float) * st->width)),
-							  c ? 2 * c->cap : 16);
-		Size		bytes = (Size) cap * (sizeof(float) * (st->width + 1) + sizeof(uint64));
-
-		Charge(st, bytes);
-		c = MemoryContextAllocZero(agg, sizeof(TrainChunk));
-		c->cap = cap;
-		c->x = MemoryContextAllocHuge(agg, (Size) cap * st->width * sizeof(float));
-		c->p = MemoryContextAlloc(agg, (Size) cap * sizeof(float));
-		c->key = MemoryContextAlloc(agg, (Size) cap * sizeof(uint64));
-		if (st->tail)
-			st->tail->next = c;
-		else
-			st->head = c;
-		st->tail = c;
+		st->x = MemoryContextAllocHuge(agg, sizeof(float) * st->width * cap);
+		st->p = MemoryContextAllocHuge(agg, sizeof(float) * cap);
+		st->key = MemoryContextAllocHuge(agg, sizeof(uint64) * cap);
 	}
-	return c;
+	else
+	{
+		st->x = repalloc_huge(st->x, sizeof(float) * st->width * cap);
+		st->p = repalloc_huge(st->p, sizeof(float) * cap);
+		st->key = repalloc_huge(st->key, sizeof(uint64) * cap);
+	}
+	AdviseHugePages(st->x, sizeof(float) * st->width * cap);
+	st->cap = cap;
 }
 
 /* Append one row (difference vector and label). */
 static void
 AddRow(TrainState *st, MemoryContext agg, const float *a, const float *b, float p)
 {
-	TrainChunk *c = ChunkWithRoom(st, agg);
-	float	   *x = c->x + (Size) c->nrows * st->width;
+	float	   *x;
 
+	Reserve(st, agg, st->n + 1);
+	x = st->x + (Size) st->n * st->width;
 	memcpy(x, a, sizeof(float) * st->dim);
 	if (st->pairs)
 		memcpy(x + st->dim, b, sizeof(float) * st->dim);
@@ -127,10 +155,10 @@ AddRow(TrainState *st, MemoryContext agg, const float *a, const float *b, float 
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("the difference of the two embeddings overflows the real range"),
 				 errdetail("Values near the float32 limit (3.4e38) cannot be trained on; rescale them.")));
-	c->p[c->nrows] = p;
-	c->key[c->nrows] = hp_row_key(x, st->width, p);
-	c->nrows++;
+	st->p[st->n] = p;
+	st->key[st->n] = hp_row_key(x, st->width, p);
 	st->n++;
+	st->bytes = (Size) st->n * RowBytes(st);
 }
 
 /* Parse an options jsonb (failing early on bad options) and keep its text. */
@@ -220,57 +248,71 @@ train_trans(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(st);
 }
 
-/* Copy every row of src into dst (both in the aggregate context). */
+/* Append every row of src to dst. */
 static void
 AppendState(TrainState *dst, MemoryContext agg, const TrainState *src)
 {
-	for (TrainChunk *c = src->head; c; c = c->next)
-		for (int i = 0; i < c->nrows; i++)
-		{
-			TrainChunk *t = ChunkWithRoom(dst, agg);
-
-			memcpy(t->x + (Size) t->nrows * dst->width, c->x + (Size) i * src->width,
-				   sizeof(float) * dst->width);
-			t->p[t->nrows] = c->p[i];
-			t->key[t->nrows] = c->key[i];
-			t->nrows++;
-			dst->n++;
-		}
+	Reserve(dst, agg, dst->n + src->n);
+	memcpy(dst->x + (Size) dst->n * dst->width, src->x, sizeof(float) * dst->width * src->n);
+	memcpy(dst->p + dst->n, src->p, sizeof(float) * src->n);
+	memcpy(dst->key + dst->n, src->key, sizeof(uint64) * src->n);
+	dst->n += src->n;
+	dst->bytes = (Size) dst->n * RowBytes(dst);
 }
 
-/* Combine two partial states (parallel aggregation). */
+/* Release a state's row arrays (its rows now live elsewhere). */
+static void
+FreeRows(TrainState *st)
+{
+	if (st->x)
+	{
+		pfree(st->x);
+		pfree(st->p);
+		pfree(st->key);
+	}
+	st->x = NULL;
+	st->p = NULL;
+	st->key = NULL;
+	st->n = st->cap = 0;
+	st->bytes = 0;
+}
+
+/*
+ * Combine two partial states (parallel aggregation).  Both live in the
+ * aggregate context and STYPE internal is passed by value, so the larger
+ * state can absorb the smaller and be returned: the final function orders
+ * rows canonically, so which one absorbs does not change the model.
+ */
 Datum
 train_combine(PG_FUNCTION_ARGS)
 {
 	MemoryContext agg = AggContext(fcinfo);
 	TrainState *s1 = PG_ARGISNULL(0) ? NULL : (TrainState *) PG_GETARG_POINTER(0);
 	TrainState *s2 = PG_ARGISNULL(1) ? NULL : (TrainState *) PG_GETARG_POINTER(1);
+	TrainState *big,
+			   *small;
 
 	if (s2 == NULL)
 		PG_RETURN_POINTER(s1);
 	if (s1 == NULL)
-	{
-		s1 = MemoryContextAllocZero(agg, sizeof(TrainState));
-		s1->dim = s2->dim;
-		s1->width = s2->width;
-		s1->pairs = s2->pairs;
-	}
+		PG_RETURN_POINTER(s2);
 	if (s1->options == NULL && s2->options)
-		s1->options = MemoryContextStrdup(agg, s2->options);
+		s1->options = s2->options;
+	if (s2->options == NULL)
+		s2->options = s1->options;
 	if (s2->n == 0)
 		PG_RETURN_POINTER(s1);
-	if (s1->dim == 0)
-	{
-		s1->dim = s2->dim;
-		s1->width = s2->width;
-		s1->pairs = s2->pairs;
-	}
-	else if (s1->dim != s2->dim || s1->pairs != s2->pairs)
+	if (s1->n == 0)
+		PG_RETURN_POINTER(s2);
+	if (s1->dim != s2->dim || s1->pairs != s2->pairs)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("training rows have different dimensions: %d and %d", s1->dim, s2->dim)));
-	AppendState(s1, agg, s2);
-	PG_RETURN_POINTER(s1);
+	big = s1->cap >= s2->cap ? s1 : s2;
+	small = big == s1 ? s2 : s1;
+	AppendState(big, agg, small);
+	FreeRows(small);
+	PG_RETURN_POINTER(big);
 }
 
 /* Serialise a state into a versioned bytea. */
@@ -279,8 +321,7 @@ train_serial(PG_FUNCTION_ARGS)
 {
 	TrainState *st = (TrainState *) PG_GETARG_POINTER(0);
 	int32		optlen = st->options ? (int32) strlen(st->options) : -1;
-	Size		rowbytes = sizeof(float) * (st->width + 1) + sizeof(uint64);
-	Size		size = VARHDRSZ + 24 + Max(optlen, 0) + (Size) st->n * rowbytes;
+	Size		size = VARHDRSZ + 24 + Max(optlen, 0) + (Size) st->n * RowBytes(st);
 	bytea	   *out;
 	char	   *p;
 	uint32		magic = STATE_MAGIC;
@@ -308,14 +349,13 @@ train_serial(PG_FUNCTION_ARGS)
 		memcpy(p, st->options, optlen);
 		p += optlen;
 	}
-	for (TrainChunk *c = st->head; c; c = c->next)
+	if (st->n > 0)
 	{
-		memcpy(p, c->x, sizeof(float) * st->width * c->nrows);
-		p += sizeof(float) * st->width * c->nrows;
-		memcpy(p, c->p, sizeof(float) * c->nrows);
-		p += sizeof(float) * c->nrows;
-		memcpy(p, c->key, sizeof(uint64) * c->nrows);
-		p += sizeof(uint64) * c->nrows;
+		memcpy(p, st->x, sizeof(float) * st->width * st->n);
+		p += sizeof(float) * st->width * st->n;
+		memcpy(p, st->p, sizeof(float) * st->n);
+		p += sizeof(float) * st->n;
+		memcpy(p, st->key, sizeof(uint64) * st->n);
 	}
 	PG_RETURN_BYTEA_P(out);
 }
@@ -358,26 +398,18 @@ train_deserial(PG_FUNCTION_ARGS)
 		p += optlen;
 		len -= optlen;
 	}
+	if (dim == 0 ? (n != 0 || len != 0) : (len % RowBytes(st) != 0 || (Size) n != len / RowBytes(st)))
+		goto corrupt;
+	if (n > 0)
 	{
-		/* Chunks were written back to back; rebuild with the same layout. */
-		Size		rowbytes = sizeof(float) * (st->width + 1) + sizeof(uint64);
-
-		if (dim == 0 ? (n != 0 || len != 0) : (len % rowbytes != 0 || (Size) n != len / rowbytes))
-			goto corrupt;
-		while (st->n < n)
-		{
-			TrainChunk *c = ChunkWithRoom(st, agg);
-			int			m = (int) Min((int64) c->cap, n - st->n);
-
-			memcpy(c->x, p, sizeof(float) * st->width * m);
-			p += sizeof(float) * st->width * m;
-			memcpy(c->p, p, sizeof(float) * m);
-			p += sizeof(float) * m;
-			memcpy(c->key, p, sizeof(uint64) * m);
-			p += sizeof(uint64) * m;
-			c->nrows = m;
-			st->n += m;
-		}
+		Reserve(st, agg, n);
+		memcpy(st->x, p, sizeof(float) * st->width * n);
+		p += sizeof(float) * st->width * n;
+		memcpy(st->p, p, sizeof(float) * n);
+		p += sizeof(float) * n;
+		memcpy(st->key, p, sizeof(uint64) * n);
+		st->n = n;
+		st->bytes = (Size) n * RowBytes(st);
 	}
 	PG_RETURN_POINTER(st);
 
@@ -388,14 +420,18 @@ corrupt:
 	PG_RETURN_NULL();
 }
 
-/* Sort rows canonically, train, and return the model (NULL for no rows). */
+/*
+ * Sort rows canonically, train, and return the model (NULL for no rows).
+ * The rows are reordered in place: the multiset of rows, which is all the
+ * state means, is unchanged, so calling this again (as a window aggregate
+ * does) gives the same model.
+ */
 Datum
 train_final(PG_FUNCTION_ARGS)
 {
 	TrainState *st;
 	MemoryContext work,
 				old;
-	HpRowRef   *refs;
 	HpTrainSet	ts;
 	HpTrainOptions opt;
 	HpModel		model,
@@ -404,10 +440,6 @@ train_final(PG_FUNCTION_ARGS)
 	bool		has_init = false;
 	HpError		err;
 	char	   *canonical = NULL;
-	float	   *X,
-			   *p;
-	uint64	   *key;
-	int64		k = 0;
 	Datum		result;
 
 	AggContext(fcinfo);
@@ -433,12 +465,14 @@ train_final(PG_FUNCTION_ARGS)
 
 	{
 		/*
-		 * The solver needs a sorted copy of the rows plus per-row, per-head
-		 * work arrays; count them against the same limit as the state.
+		 * Ordering needs two row references and an index per row, the
+		 * solver per-row, per-head work arrays (and the MLP a split copy);
+		 * count them against the same limit as the rows.
 		 */
 		int			heads = opt.heads + (opt.heads > 1 ? 1 : 0);
-		Size		need = st->bytes + (Size) st->n * (sizeof(float) * st->width + sizeof(HpRowRef) +
-											 sizeof(float) * 7 * heads);
+		Size		need = st->bytes + (Size) st->n * (2 * sizeof(HpRowRef) + sizeof(int64) +
+											 sizeof(float) * 7 * heads +
+											 (st->pairs ? sizeof(float) * st->width : 0));
 
 		if (need > (Size) hp_max_train_memory_kb * 1024)
 			ereport(ERROR,
@@ -447,26 +481,7 @@ train_final(PG_FUNCTION_ARGS)
 							need / 1024, hp_max_train_memory_kb),
 					 errhint("Raise hybridpref.max_train_memory, use fewer heads, or use hp.train_reward_model_iterative.")));
 	}
-	refs = MemoryContextAllocHuge(work, sizeof(HpRowRef) * st->n);
-	for (TrainChunk *c = st->head; c; c = c->next)
-		for (int i = 0; i < c->nrows; i++, k++)
-		{
-			refs[k].key = c->key[i];
-			refs[k].x = c->x + (Size) i * st->width;
-			refs[k].p = c->p[i];
-		}
-	hp_sort_rows(refs, st->n, st->width);
-
-	X = MemoryContextAllocHuge(work, sizeof(float) * st->width * st->n);
-	p = MemoryContextAllocHuge(work, sizeof(float) * st->n);
-	key = MemoryContextAllocHuge(work, sizeof(uint64) * st->n);
-	for (k = 0; k < st->n; k++)
-	{
-		memcpy(X + k * st->width, refs[k].x, sizeof(float) * st->width);
-		p[k] = refs[k].p;
-		key[k] = refs[k].key;
-	}
-	pfree(refs);
+	hp_canonical_order(st->x, st->p, st->key, st->n, st->width);
 
 	if (st->pairs)
 	{
@@ -475,18 +490,17 @@ train_final(PG_FUNCTION_ARGS)
 		float	   *B = MemoryContextAllocHuge(work, sizeof(float) * st->dim * st->n);
 		HpPairSet	ps;
 
-		for (k = 0; k < st->n; k++)
+		for (int64 k = 0; k < st->n; k++)
 		{
-			memcpy(A + k * st->dim, X + k * st->width, sizeof(float) * st->dim);
-			memcpy(B + k * st->dim, X + k * st->width + st->dim, sizeof(float) * st->dim);
+			memcpy(A + k * st->dim, st->x + k * st->width, sizeof(float) * st->dim);
+			memcpy(B + k * st->dim, st->x + k * st->width + st->dim, sizeof(float) * st->dim);
 		}
-		pfree(X);
 		ps.n = st->n;
 		ps.dim = st->dim;
 		ps.A = A;
 		ps.B = B;
-		ps.p = p;
-		ps.key = key;
+		ps.p = st->p;
+		ps.key = st->key;
 		if (hp_mlp_train(&ps, &opt, canonical, init, &model, &err) != HP_OK)
 			HpReportError(&err);
 	}
@@ -494,9 +508,9 @@ train_final(PG_FUNCTION_ARGS)
 	{
 		ts.n = st->n;
 		ts.dim = st->dim;
-		ts.X = X;
-		ts.p = p;
-		ts.key = key;
+		ts.X = st->x;
+		ts.p = st->p;
+		ts.key = st->key;
 		if (hp_bt_train(&ts, &opt, canonical, init, &model, &err) != HP_OK)
 			HpReportError(&err);
 	}

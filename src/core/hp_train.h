@@ -44,6 +44,12 @@ uint64_t	hp_row_key(const float *x, int dim, float p);
  */
 void		hp_sort_rows(HpRowRef *rows, int64_t n, int dim);
 
+/*
+ * Reorder n rows of width floats (with their labels and keys) into the
+ * canonical order of hp_sort_rows, in place.
+ */
+void		hp_canonical_order(float *X, float *p, uint64_t *key, int64_t n, int width);
+
 /* Bootstrap weight of a row for a head: Poisson(1) from a hash. */
 float		hp_boot_weight(uint64_t key, int64_t seed, int head);
 

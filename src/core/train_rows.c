@@ -96,6 +96,67 @@ hp_sort_rows(HpRowRef *rows, int64_t n, int dim)
 	hp_free(tmp);
 }
 
+/*
+ * Sort contiguous rows canonically in place.  The permutation is applied by
+ * following its cycles with one spare row, so ordering needs no second copy
+ * of the data (which would double the memory the kernel must fault in).
+ */
+void
+hp_canonical_order(float *X, float *p, uint64_t *key, int64_t n, int width)
+{
+	HpRowRef   *refs;
+	int64_t    *src;
+	float	   *tmp;
+
+	if (n < 2)
+		return;
+	refs = hp_alloc(sizeof(HpRowRef) * n);
+	src = hp_alloc(sizeof(int64_t) * n);
+	tmp = hp_alloc(sizeof(float) * (width > 0 ? width : 1));
+	for (int64_t i = 0; i < n; i++)
+	{
+		refs[i].key = key[i];
+		refs[i].x = X + i * width;
+		refs[i].p = p[i];
+	}
+	hp_sort_rows(refs, n, width);
+	/* src[k]: the row that belongs at position k; refs carry only pointers. */
+	for (int64_t k = 0; k < n; k++)
+		src[k] = (refs[k].x - X) / width;
+	hp_free(refs);
+	for (int64_t s = 0; s < n; s++)
+	{
+		int64_t		k = s;
+		float		ps = p[s];
+		uint64_t	ks = key[s];
+
+		if (src[s] == s)
+			continue;
+		memcpy(tmp, X + s * width, sizeof(float) * width);
+		for (;;)
+		{
+			int64_t		from = src[k];
+
+			src[k] = k;
+			if (from == s)
+			{
+				memcpy(X + k * width, tmp, sizeof(float) * width);
+				p[k] = ps;
+				key[k] = ks;
+				break;
+			}
+			memcpy(X + k * width, X + from * width, sizeof(float) * width);
+			p[k] = p[from];
+			key[k] = key[from];
+			k = from;
+		}
+		if ((s & 4095) == 0)
+			hp_check_interrupts();
+	}
+	hp_free(src);
+	hp_free(tmp);
+}
+
 /* Poisson(1) weight of a row for one head, from its key and the seed. */
 float
 hp_boot_weight(uint64_t key, int64_t seed, int head)

@@ -230,6 +230,54 @@ TestOrderIndependence(void)
 	FreeData(&D);
 }
 
+/* In-place canonical ordering equals the order of hp_sort_rows. */
+static void
+TestCanonicalOrder(void)
+{
+	Data		D;
+	int			n = 777,
+				d = 5;
+	HpRowRef   *r = malloc(sizeof(HpRowRef) * n);
+	float	   *X = malloc(sizeof(float) * n * d),
+			   *p = malloc(sizeof(float) * n);
+	uint64_t   *key = malloc(sizeof(uint64_t) * n);
+
+	MakeData(&D, n, d, 9, 1.0);
+	/* Duplicates share a key and must stay adjacent, ties broken by label. */
+	memcpy(D.X + 10 * d, D.X + 20 * d, sizeof(float) * d);
+	D.p[10] = D.p[20];
+	D.key[10] = D.key[20];
+	for (int i = 0; i < n; i++)
+		r[i] = (HpRowRef)
+		{
+			D.key[i], D.X + i * d, D.p[i]
+		};
+	hp_sort_rows(r, n, d);
+	/* Reverse the input so the permutation has long cycles. */
+	for (int i = 0; i < n; i++)
+	{
+		memcpy(X + i * d, D.X + (n - 1 - i) * d, sizeof(float) * d);
+		p[i] = D.p[n - 1 - i];
+		key[i] = D.key[n - 1 - i];
+	}
+	hp_canonical_order(X, p, key, n, d);
+	for (int i = 0; i < n; i++)
+	{
+		CHECK(memcmp(X + i * d, r[i].x, sizeof(float) * d) == 0);
+		CHECK(p[i] == r[i].p && key[i] == r[i].key);
+	}
+	/* Already ordered input is left as is; one row is trivially ordered. */
+	hp_canonical_order(X, p, key, n, d);
+	for (int i = 0; i < n; i++)
+		CHECK(memcmp(X + i * d, r[i].x, sizeof(float) * d) == 0);
+	hp_canonical_order(X, p, key, 1, d);
+	free(r);
+	free(X);
+	free(p);
+	free(key);
+	FreeData(&D);
+}
+
 /* Degenerate inputs give finite models, never NaN. */
 static void
 TestDegenerate(void)
@@ -311,6 +359,7 @@ run_train_tests(void)
 	TestRecovery();
 	TestEnsemble();
 	TestOrderIndependence();
+	TestCanonicalOrder();
 	TestDegenerate();
 	TestSoftLabels();
 }
