@@ -1,8 +1,8 @@
 /*
  * fuzz_train.c: libFuzzer target for hp_bt_train and hp_mlp_train on tiny
  * data, driven the way src/train_agg.c drives them (options parsed by
- * hp_train_options_parse, row keys from hp_row_key, rows in hp_sort_rows
- * order).
+ * hp_train_options_parse, row keys from hp_row_key, rows put in
+ * hp_sort_rows order in place by hp_canonical_order, checked against it).
  *
  * Input layout (missing bytes read as 0):
  *   byte 0  flags: bit0 MLP, bit1 warm-start retrain, bit2 determinism
@@ -113,23 +113,26 @@ BuildData(FuzzReader *r, Data *D, int n, int dim, bool pairs)
 	for (int i = 0; i < n; i++)
 		rawp[i] = ReadLabel(r);
 
-	refs = malloc(sizeof(HpRowRef) * n);
-	for (int i = 0; i < n; i++)
-	{
-		refs[i].x = raw + (size_t) i * D->width;
-		refs[i].p = rawp[i];
-		refs[i].key = hp_row_key(refs[i].x, D->width, rawp[i]);
-	}
-	hp_sort_rows(refs, n, D->width);
+	/* In-place canonical order (as train_agg.c) must match hp_sort_rows. */
 	D->X = malloc(sizeof(float) * n * D->width);
 	D->p = malloc(sizeof(float) * n);
 	D->key = malloc(sizeof(uint64_t) * n);
+	memcpy(D->X, raw, sizeof(float) * n * D->width);
+	memcpy(D->p, rawp, sizeof(float) * n);
+	refs = malloc(sizeof(HpRowRef) * n);
 	for (int i = 0; i < n; i++)
 	{
-		memcpy(D->X + (size_t) i * D->width, refs[i].x, sizeof(float) * D->width);
-		D->p[i] = refs[i].p;
-		D->key[i] = refs[i].key;
+		D->key[i] = hp_row_key(D->X + (size_t) i * D->width, D->width, rawp[i]);
+		refs[i].x = raw + (size_t) i * D->width;
+		refs[i].p = rawp[i];
+		refs[i].key = D->key[i];
 	}
+	hp_sort_rows(refs, n, D->width);
+	hp_canonical_order(D->X, D->p, D->key, n, D->width);
+	for (int i = 0; i < n; i++)
+		FUZZ_CHECK(memcmp(D->X + (size_t) i * D->width, refs[i].x, sizeof(float) * D->width) == 0 &&
+				   D->key[i] == refs[i].key && memcmp(&D->p[i], &refs[i].p, sizeof(float)) == 0,
+				   "row %d differs from hp_sort_rows order", i);
 	D->A = D->B = NULL;
 	if (pairs)
 	{
