@@ -84,8 +84,8 @@ CheckLimit(const TrainState *st, int64 n)
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
 				 errmsg("training data exceeds hybridpref.max_train_memory (%d kB)",
 						hp_max_train_memory_kb),
-				 errdetail("%lld rows of dimension %d are held in memory.",
-						   (long long) n, st->dim),
+				 errdetail("%lld rows of dimension %d take %zu bytes.",
+						   (long long) n, st->dim, (Size) n * RowBytes(st)),
 				 errhint("Raise hybridpref.max_train_memory or train on a sample.")));
 }
 
