@@ -510,7 +510,15 @@ INSERT INTO bi.cases (fn, input, q) VALUES
 ('hp.labels_received', 'NULL table',       $$SELECT count(*) FROM hp.labels_received(NULL)$$),
 ('hp.labels_received', 'unknown label column', $$SELECT count(*) FROM hp.labels_received('bi.rt', 'nope')$$),
 ('hp.labels_received', 'period run with a time column', $$SELECT count(*) FROM hp.labels_received('bi.rt', 'llm_label', time_col => 'id', period => 'run')$$),
-('hp.labels_received', 'unknown period',   $$SELECT count(*) FROM hp.labels_received('bi.rt', 'llm_label', period => 'fortnight')$$);
+('hp.labels_received', 'unknown period',   $$SELECT count(*) FROM hp.labels_received('bi.rt', 'llm_label', period => 'fortnight')$$),
+-- settings passed per row must be the same in every row ----------------------------------
+('hp.train_reward_model', 'options change between rows', $$SELECT hp.train_reward_model(a, b, jsonb_build_object('seed', id)) FROM bi.pairs$$),
+('hp.train_reward_model', 'options from an expression, the same in every row', $$SELECT hp.model_info(hp.train_reward_model(a, b, jsonb_build_object('heads', 2 + 0 * id)))->'heads' FROM bi.pairs$$),
+('hp.select_pair', 'method changes between rows', $$SELECT hp.select_pair(bi.m('lin'), id, a, CASE WHEN id < 5 THEN 'maxmin' ELSE 'dts' END, 1, 0) FROM bi.pairs$$),
+('hp.select_pair', 'beta changes between rows', $$SELECT hp.select_pair(bi.m('lin'), id, a, 'deltaucb', id, 0) FROM bi.pairs$$),
+('hp.select_pair', 'seed changes between rows', $$SELECT hp.select_pair(bi.m('lin'), id, a, 'dts', 1, id) FROM bi.pairs$$),
+('hp.select_pair_by_score', 'method changes between rows', $$SELECT hp.select_pair_by_score(id, id * 0.1, CASE WHEN id < 5 THEN 'maxmin' ELSE 'random' END, 0) FROM bi.pairs$$),
+('hp.train_ppm', 'options change between rows', $$SELECT hp.train_ppm('{1,2}', 0.5, jsonb_build_object('vocab', '["a", "b"]'::jsonb, 'n', 10 + id)) FROM bi.pairs$$);
 
 -- (hp.train_reward_model_iterative reports each pass in a NOTICE.)
 SET client_min_messages = warning;

@@ -70,6 +70,12 @@ const float *HpModelInput(FunctionCallInfo fcinfo, int argno, int model_dim, con
  */
 char	   *HpSplitInit(const char *options, HpModel *init, bool *has_init);
 
+/* Whether an aggregate's argument may change between rows (not a constant). */
+bool		HpAggArgMayVary(FunctionCallInfo fcinfo, int argno);
+
+/* Error: a per-row aggregate argument changed between rows. */
+void		HpAggArgChanged(const char *arg, const char *aggname) pg_attribute_noreturn();
+
 /* Text of a jsonb argument, for the core options parsers. */
 char	   *HpJsonbText(Datum jsonb, size_t *len);
 

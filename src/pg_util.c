@@ -8,6 +8,8 @@
 
 #include "catalog/pg_type.h"
 #include "fmgr.h"
+#include "nodes/pg_list.h"
+#include "nodes/primnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -199,6 +201,38 @@ HpModelCached(FunctionCallInfo fcinfo, int argno)
 	}
 	fcinfo->flinfo->fn_extra = c;
 	return c;
+}
+
+/*
+ * True when aggregate argument argno (numbered as in the transition
+ * function, the state being 0) may differ between rows: only constants and
+ * query parameters cannot.  Aggregates that read a setting from such an
+ * argument compare it on every row, so a changing value is an error rather
+ * than silently the first row's.
+ */
+bool
+HpAggArgMayVary(FunctionCallInfo fcinfo, int argno)
+{
+	Aggref	   *aggref = AggGetAggref(fcinfo);
+	TargetEntry *tle;
+
+	if (aggref == NULL || argno < 1 || argno > list_length(aggref->args))
+		return true;
+	tle = list_nth_node(TargetEntry, aggref->args, argno - 1);
+	if (IsA(tle->expr, Const))
+		return false;
+	if (IsA(tle->expr, Param) && ((Param *) tle->expr)->paramkind == PARAM_EXTERN)
+		return false;
+	return true;
+}
+
+/* Error for a per-row aggregate argument that changed between rows. */
+void
+HpAggArgChanged(const char *arg, const char *aggname)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s must be the same in every row of %s", arg, aggname)));
 }
 
 /* Text of a jsonb datum. */

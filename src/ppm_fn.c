@@ -178,7 +178,8 @@ ParseOptions(const char *text, size_t len, HpPpmOptions *o)
 /*
  * Transition: append (counts, score).  Rows with a NULL counts array or
  * score are skipped, like NULLs in sum().  The options are read from the
- * first row; every counts array must have one element per vocabulary name.
+ * first row and must not change; every counts array must have one element
+ * per vocabulary name.
  */
 Datum
 ppm_trans(PG_FUNCTION_ARGS)
@@ -209,7 +210,18 @@ ppm_trans(PG_FUNCTION_ARGS)
 		pfree(text);
 	}
 	else
+	{
 		CheckState(st);
+		if (HpAggArgMayVary(fcinfo, 3))
+		{
+			size_t		len = 0;
+			char	   *text = PG_ARGISNULL(3) ? NULL : HpJsonbText(PG_GETARG_DATUM(3), &len);
+
+			if (text == NULL || len != st->optlen || memcmp(text, StateOptions(st), len) != 0)
+				HpAggArgChanged("options", "hp.train_ppm");
+			pfree(text);
+		}
+	}
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_BYTEA_P(st);
 

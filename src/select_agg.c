@@ -104,6 +104,33 @@ RequireNotNull(FunctionCallInfo fcinfo, int argno, const char *what)
 				 errmsg("%s must not be NULL", what)));
 }
 
+/*
+ * Error unless this row's method, beta and seed (arguments ma, ba, sa; ba
+ * < 0 when the form has no beta) equal the state's.  Constant arguments
+ * are not re-read.
+ */
+static void
+CheckSettings(FunctionCallInfo fcinfo, const SelectState *st, int ma, int ba, int sa,
+			  const char *aggname)
+{
+	if (HpAggArgMayVary(fcinfo, ma))
+	{
+		char	   *name = text_to_cstring(PG_GETARG_TEXT_PP(ma));
+		HpSelectMethod m;
+		HpError		err;
+
+		if (hp_select_method(name, st->by_score, &m, &err) != HP_OK)
+			HpReportError(&err);
+		if ((int) m != st->method)
+			HpAggArgChanged("method", aggname);
+		pfree(name);
+	}
+	if (ba > 0 && HpAggArgMayVary(fcinfo, ba) && PG_GETARG_FLOAT8(ba) != st->beta)
+		HpAggArgChanged("beta", aggname);
+	if (HpAggArgMayVary(fcinfo, sa) && PG_GETARG_INT64(sa) != st->seed)
+		HpAggArgChanged("seed", aggname);
+}
+
 /* Transition of select_pair(m, response_id, x, method, beta, seed). */
 Datum
 select_trans(PG_FUNCTION_ARGS)
@@ -123,6 +150,8 @@ select_trans(PG_FUNCTION_ARGS)
 	RequireNotNull(fcinfo, 6, "seed");
 	if (st == NULL)
 		st = NewState(agg, PG_GETARG_TEXT_PP(4), PG_GETARG_FLOAT8(5), PG_GETARG_INT64(6), false);
+	else
+		CheckSettings(fcinfo, st, 4, 5, 6, "hp.select_pair");
 
 	/* The model is decoded once per query (cached on this flinfo). */
 	s = HpCachedScorer(fcinfo, 1);
@@ -145,6 +174,8 @@ select_score_trans(PG_FUNCTION_ARGS)
 	RequireNotNull(fcinfo, 4, "seed");
 	if (st == NULL)
 		st = NewState(agg, PG_GETARG_TEXT_PP(3), 0.0, PG_GETARG_INT64(4), true);
+	else
+		CheckSettings(fcinfo, st, 3, -1, 4, "hp.select_pair_by_score");
 	if (PG_ARGISNULL(2))
 		PG_RETURN_POINTER(st);	/* unscored candidates take no part */
 	score = PG_GETARG_FLOAT8(2);
@@ -177,6 +208,9 @@ select_combine(PG_FUNCTION_ARGS)
 		MemoryContextSwitchTo(old);
 		PG_RETURN_POINTER(a);
 	}
+	if (a->method != b->method || a->beta != b->beta || a->seed != b->seed)
+		HpAggArgChanged("method, beta and seed",
+						a->by_score ? "hp.select_pair_by_score" : "hp.select_pair");
 	for (int i = 0; i < b->n; i++)
 		Push(a, agg, b->c[i].id, b->c[i].mu, b->c[i].sigma);
 	PG_RETURN_POINTER(a);

@@ -98,7 +98,7 @@ CheckLimit(const TrainState *st, int64 n)
 static void
 AdviseHugePages(void *ptr, Size len)
 {
-#ifdef MADV_HUGEPAGE
+#if defined(MADV_HUGEPAGE) && !defined(HP_NO_THP)
 	Size		page = (Size) sysconf(_SC_PAGESIZE);
 	uintptr_t	lo = TYPEALIGN_DOWN(page, (uintptr_t) ptr);
 	uintptr_t	hi = TYPEALIGN(page, (uintptr_t) ptr + len);
@@ -213,8 +213,20 @@ train_trans(PG_FUNCTION_ARGS)
 		st = MemoryContextAllocZero(agg, sizeof(TrainState));
 		HpBlasEnsure();
 	}
-	if (optarg > 0 && st->options == NULL && !PG_ARGISNULL(optarg))
-		KeepOptions(st, agg, PG_GETARG_DATUM(optarg));
+	if (optarg > 0 && !PG_ARGISNULL(optarg))
+	{
+		if (st->options == NULL)
+			KeepOptions(st, agg, PG_GETARG_DATUM(optarg));
+		else if (HpAggArgMayVary(fcinfo, optarg))
+		{
+			size_t		len;
+			char	   *text = HpJsonbText(PG_GETARG_DATUM(optarg), &len);
+
+			if (strcmp(text, st->options) != 0)
+				HpAggArgChanged("options", "hp.train_reward_model");
+			pfree(text);
+		}
+	}
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || (soft && PG_ARGISNULL(3)))
 		PG_RETURN_POINTER(st);
 
@@ -296,7 +308,9 @@ train_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(s1);
 	if (s1 == NULL)
 		PG_RETURN_POINTER(s2);
-	if (s1->options == NULL && s2->options)
+	if (s1->options && s2->options && strcmp(s1->options, s2->options) != 0)
+		HpAggArgChanged("options", "hp.train_reward_model");
+	if (s1->options == NULL)
 		s1->options = s2->options;
 	if (s2->options == NULL)
 		s2->options = s1->options;
