@@ -518,7 +518,16 @@ INSERT INTO bi.cases (fn, input, q) VALUES
 ('hp.select_pair', 'beta changes between rows', $$SELECT hp.select_pair(bi.m('lin'), id, a, 'deltaucb', id, 0) FROM bi.pairs$$),
 ('hp.select_pair', 'seed changes between rows', $$SELECT hp.select_pair(bi.m('lin'), id, a, 'dts', 1, id) FROM bi.pairs$$),
 ('hp.select_pair_by_score', 'method changes between rows', $$SELECT hp.select_pair_by_score(id, id * 0.1, CASE WHEN id < 5 THEN 'maxmin' ELSE 'random' END, 0) FROM bi.pairs$$),
-('hp.train_ppm', 'options change between rows', $$SELECT hp.train_ppm('{1,2}', 0.5, jsonb_build_object('vocab', '["a", "b"]'::jsonb, 'n', 10 + id)) FROM bi.pairs$$);
+('hp.train_ppm', 'options change between rows', $$SELECT hp.train_ppm('{1,2}', 0.5, jsonb_build_object('vocab', '["a", "b"]'::jsonb, 'n', 10 + id)) FROM bi.pairs$$),
+-- out-of-domain values -----------------------------------------------------------------------
+('hp.pair_features(stats)', 'rouge1 1.5', $$SELECT hp.pair_features(jsonb_set(s, '{rouge1}', '1.5'), c) FROM bi.st, bi.cut$$),
+('hp.pair_features(stats)', 'cosine -2', $$SELECT hp.pair_features(jsonb_set(s, '{cosine}', '-2'), c) FROM bi.st, bi.cut$$),
+('hp.pair_features(stats)', 'cosine -0.5: accepted', $$SELECT cardinality(hp.pair_features(jsonb_set(s, '{cosine}', '-0.5'), c)) > 0 FROM bi.st, bi.cut$$),
+('hp.train_ppm', 'negative count', $$SELECT hp.train_ppm('{1,-2}', 0.5, '{"vocab": ["a", "b"], "n": 10}')$$),
+('hp.route_gain', '2-D features', $$SELECT hp.route_gain(bi.m('ppm'), '{{f:a},{f:b}}', 10)$$),
+('hp.priority_gap', 'NULL name', $$SELECT count(*) FROM hp.priority_gap(ARRAY['x', NULL], ARRAY['{"mean_diff": [1, 0]}', '{"mean_diff": [0, 1]}']::jsonb[])$$),
+('hp.priority_gap', 'mean_diff near 1e200: the gap', $$SELECT round(gap::numeric, 4) FROM hp.priority_gap('{x,y}', ARRAY['{"mean_diff": [2e200, 0]}', '{"mean_diff": [0, 1e200]}']::jsonb[]) WHERE i = 'x'$$),
+('hp.priority_gap', 'mean_diff near 1e-200: the gap', $$SELECT round(gap::numeric, 4) FROM hp.priority_gap('{x,y}', ARRAY['{"mean_diff": [2e-200, 0]}', '{"mean_diff": [0, 1e-200]}']::jsonb[]) WHERE i = 'x'$$);
 
 -- (hp.train_reward_model_iterative reports each pass in a NOTICE.)
 SET client_min_messages = warning;

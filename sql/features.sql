@@ -82,8 +82,10 @@ CREATE FUNCTION pg_temp.cut0() RETURNS jsonb LANGUAGE sql IMMUTABLE AS $$
   SELECT '{"len_prompt": [0, 1], "len_shorter": [0, 1], "len_longer": [0, 1], "len_diff": [0, 1]}'::jsonb
 $$;
 SELECT sim, (hp.pair_features(pg_temp.st(sim), pg_temp.cut0()))[1:2] AS features
-FROM unnest(ARRAY[-0.5, 0, 0.33333333333333326, 1/3::float8, 0.5,
+FROM unnest(ARRAY[0, 0.33333333333333326, 1/3::float8, 0.5,
                   0.6666666666666665, 2/3::float8, 1]) sim;
+-- The overlaps are fractions in [0, 1]; the cosine may be negative (down to -1).
+SELECT (hp.pair_features(jsonb_set(pg_temp.st(0.5), '{cosine}', '-0.5'), pg_temp.cut0()))[1:3] AS negative_cosine;
 SELECT hp.pair_features(hp.pair_stats('', 'a', 'a a a a a'), pg_temp.cut0()) @> '{rouge1:mid}' AS exactly_one_third_is_mid;
 
 -- 3. hp.feature_cutoffs(stats) aggregate: exact tertile cut points of the

@@ -313,6 +313,11 @@ priority_gap_arrays(PG_FUNCTION_ARGS)
 	deconstruct_array(sa, JSONBOID, -1, false, TYPALIGN_INT, &stats, &snull, &ks);
 	if (k != ks)
 		DimError("names has %d elements but stats has %d", k, ks);
+	for (int i = 0; i < k; i++)
+		if (nnull[i])
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("names must not contain NULL elements")));
 	if (k > GAP_MAX_BEHAVIOURS)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

@@ -132,6 +132,13 @@ ParseStats(Jsonb *jb, const char *what, HpPairStats *s)
 		seen[k] = true;
 		if (k < 3)
 		{
+			/* Overlaps are fractions; cosine is signed (hp.embed hashes with signs). */
+			double		lo = (k == 1) ? -1.0 : 0.0;
+
+			if (!(x >= lo && x <= 1.0))
+				ereport(ERROR,
+						(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+						 errmsg("%s.%s must be between %g and 1, got %g", what, StatKeys[k], lo, x)));
 			if (k == 0)
 				s->rouge1 = x;
 			else if (k == 1)

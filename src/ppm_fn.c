@@ -231,6 +231,12 @@ ppm_trans(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg("counts has %d elements but the vocabulary has %d features", n, st->K),
 				 errdetail("Option \"vocab\" names the feature of every counts element, in order.")));
+	for (int i = 0; i < n; i++)
+		if (counts[i] < 0.0)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("counts must not be negative, got %g for feature %d", counts[i], i + 1),
+					 errdetail("A count is how many human-routed instances carry the feature.")));
 	score = PG_GETARG_FLOAT8(2);
 	if (!isfinite(score))
 		ereport(ERROR,
@@ -426,6 +432,11 @@ route_gain(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATATYPE_MISMATCH),
 				 errmsg("features must be a text[]")));
+	if (ARR_NDIM(arr) > 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("features must be a one-dimensional array"),
+				 errdetail("It has %d dimensions.", ARR_NDIM(arr))));
 	nitems = ArrayGetNItems(ARR_NDIM(arr), ARR_DIMS(arr));
 	if (nitems > s->cap)
 	{

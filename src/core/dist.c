@@ -454,7 +454,34 @@ hp_dist_gaps(const double *D, int k, int dim, double *gap, HpError *err)
 	if (k < 1 || dim < 1)
 		return hp_error(err, HP_EINVAL, "priority gaps need at least one behaviour");
 	G = hp_alloc(sizeof(double) * (size_t) k * k);
-	hp_blas.dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, k, dim, 1.0, D, dim, 0.0, G, k);
+	{
+		/*
+		 * The gaps are invariant to scaling D, but its Gram matrix over- or
+		 * underflows beyond about 1e154 / 1e-154: scale such D to unit norm
+		 * (dnrm2 itself is overflow-safe).  Ordinary D is used as is.
+		 */
+		size_t		n = (size_t) k * dim;
+		double		nrm = hp_blas.dnrm2((int) n, D, 1);
+		double	   *S = NULL;
+
+		if (nrm > 1e150 || (nrm > 0.0 && nrm < 1e-150))
+		{
+			double		inv = 1.0 / nrm;
+
+			S = hp_alloc(sizeof(double) * n);
+			memcpy(S, D, sizeof(double) * n);
+			if (isfinite(inv))
+				hp_blas.dscal((int) n, inv, S, 1);
+			else
+			{
+				hp_blas.dscal((int) n, 1.0 / sqrt(nrm), S, 1);
+				hp_blas.dscal((int) n, 1.0 / sqrt(nrm), S, 1);
+			}
+		}
+		hp_blas.dsyrk(CblasRowMajor, CblasUpper, CblasNoTrans, k, dim, 1.0, S ? S : D, dim, 0.0, G, k);
+		if (S)
+			hp_free(S);
+	}
 	for (int i = 0; i < k; i++)
 	{
 		hp_check_interrupts();

@@ -453,6 +453,22 @@ TestGaps(void)
 			if (i != j)
 				CHECK(Rel(G[i * k + j], GapByDefinition(R + i * dim, R + j * dim, dim)) < 1e-12);
 	CHECK(hp_dist_gaps(R, 0, dim, G, &err) == HP_EINVAL);
+
+	/* Scale invariance far beyond the Gram matrix's range (1e+-154). */
+	{
+		double		scales[] = {1e200, 1e-200, 1e300, 1e-300, 1e-320};
+
+		for (int t = 0; t < 5; t++)
+		{
+			double		Ds[6];
+
+			for (int u = 0; u < 6; u++)
+				Ds[u] = D[u] * scales[t];
+			CHECK(hp_dist_gaps(Ds, 3, 2, gap, &err) == HP_OK);
+			CHECK_NEAR(gap[0 * 3 + 1], 3.0 / sqrt(5.0) / 2.0, 1e-14);
+			CHECK(isnan(gap[0 * 3 + 2]));
+		}
+	}
 }
 
 /* The power step matches S v, merges exactly and rejects mixed vectors. */
