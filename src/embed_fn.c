@@ -20,6 +20,11 @@ embed(PG_FUNCTION_ARGS)
 	HpError		err;
 	float	   *out;
 
+	/* Above the maximum is a limit (54000), like every array dimension. */
+	if (dim > HP_MAX_DIM)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("dim %d is more than the maximum of %d", dim, HP_MAX_DIM)));
 	/* The core validates dim (one message); size the buffer only if valid. */
 	out = palloc(sizeof(float) * ((dim >= 1 && dim <= HP_MAX_DIM) ? dim : 1));
 	if (hp_embed(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t), dim, out, &err) != HP_OK)

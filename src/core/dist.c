@@ -275,9 +275,19 @@ hp_dist_merge(HpDistState *dst, const HpDistState *src, HpError *err)
 static HpStatus
 SpectralNorm(int dim, double *a, double *out, HpError *err)
 {
-	double	   *w = hp_alloc(sizeof(double) * dim);
-	int			info = hp_blas.dsyevd(101 /* LAPACK_ROW_MAJOR */ , 'N', 'U', dim, a, dim, w);
+	double	   *w;
+	int			info;
 
+	/* Moments of values near the double limit overflow: say so, not "solver failed". */
+	for (int i = 0; i < dim; i++)
+		if (!hp_all_finite_d(a + (size_t) i * dim + i, (size_t) (dim - i)))
+		{
+			hp_error(err, HP_EDATA, "the covariance overflows the double range");
+			hp_error_detail(err, "Embedding values this large cannot be summarised; rescale them.");
+			return HP_EDATA;
+		}
+	w = hp_alloc(sizeof(double) * dim);
+	info = hp_blas.dsyevd(101 /* LAPACK_ROW_MAJOR */ , 'N', 'U', dim, a, dim, w);
 	if (info != 0)
 	{
 		hp_free(w);

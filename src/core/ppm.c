@@ -883,6 +883,13 @@ hp_ppm_fit(const HpPpmOptions *o, const double *rows, int64_t nrows, size_t max_
 		hp_buf_puts(&b, "]}");
 		rc = hp_json_canonical(b.data, b.len, &canon, err);
 		hp_buf_free(&b);
+		if (rc == HP_OK && !(isfinite(train_rmse) && isfinite(f.lambda) && isfinite(ymean) && isfinite(ysd)))
+		{
+			/* Scores near the double limit: a data problem, not a corrupt model. */
+			hp_free(canon);
+			rc = hp_error(err, HP_EDATA, "the PPM fit overflowed the double range");
+			hp_error_detail(err, "Scores or counts this large cannot be fitted; rescale them.");
+		}
 		if (rc == HP_OK)
 		{
 			out->version = HP_MODEL_FORMAT_VERSION;
@@ -903,7 +910,8 @@ hp_ppm_fit(const HpPpmOptions *o, const double *rows, int64_t nrows, size_t max_
 				(quad && !hp_all_finite_d(quad, (size_t) K * K)))
 			{
 				hp_model_free(out);
-				rc = hp_error(err, HP_EINTERNAL, "the PPM fit produced non-finite coefficients");
+				rc = hp_error(err, HP_EDATA, "the PPM fit produced non-finite coefficients");
+				hp_error_detail(err, "Scores or counts this large cannot be fitted; rescale them.");
 			}
 		}
 		hp_free(beta);
