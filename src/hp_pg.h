@@ -29,6 +29,12 @@ void		HpReportError(const HpError *err) pg_attribute_noreturn();
  */
 const float *HpArrayFloats(ArrayType *arr, const char *what, int *dim);
 
+/* Shape-checked float view whose values the caller checks for finiteness. */
+const float *HpArrayFloatsShape(ArrayType *arr, const char *what, int *dim);
+
+/* The error HpArrayFloats raises for a non-finite element in what. */
+void		HpNonFiniteError(const char *what) pg_attribute_noreturn();
+
 /* Same for float8[], returning doubles. */
 const double *HpArrayDoubles(ArrayType *arr, const char *what, int *n);
 

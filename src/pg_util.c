@@ -56,19 +56,36 @@ CheckArrayShape(ArrayType *arr, Oid elemtype, const char *what)
 	return n;
 }
 
+/* Error for NaN or infinite elements in argument what. */
+void
+HpNonFiniteError(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("%s contains NaN or infinite values", what)));
+}
+
 /* Validated float view of a real[] argument. */
 const float *
 HpArrayFloats(ArrayType *arr, const char *what, int *dim)
 {
-	int			n = CheckArrayShape(arr, FLOAT4OID, what);
-	const float *x = (const float *) ARR_DATA_PTR(arr);
+	const float *x = HpArrayFloatsShape(arr, what, dim);
 
-	if (!hp_all_finite_f(x, n))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s contains NaN or infinite values", what)));
-	*dim = n;
+	if (!hp_all_finite_f(x, *dim))
+		HpNonFiniteError(what);
 	return x;
+}
+
+/*
+ * Float view of a real[] argument with its shape checked but not its
+ * values: for callers that check a result computed from every element
+ * (training checks a - b once instead of a, b and a - b).
+ */
+const float *
+HpArrayFloatsShape(ArrayType *arr, const char *what, int *dim)
+{
+	*dim = CheckArrayShape(arr, FLOAT4OID, what);
+	return (const float *) ARR_DATA_PTR(arr);
 }
 
 /* Validated double view of a float8[] argument. */

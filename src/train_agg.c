@@ -137,9 +137,15 @@ Reserve(TrainState *st, MemoryContext agg, int64 need)
 	st->cap = cap;
 }
 
-/* Append one row (difference vector and label). */
+/*
+ * Append one row (difference vector and label).  Rows of differences are
+ * checked once, after subtracting: a - b is finite exactly when a and b
+ * are and the subtraction does not overflow, so the inputs are re-read only
+ * to name the culprit.  Pairs (MLP) keep both sides and check each.
+ */
 static void
-AddRow(TrainState *st, MemoryContext agg, const float *a, const float *b, float p)
+AddRow(TrainState *st, MemoryContext agg, const float *a, const float *b, float p,
+	   const char *aname, const char *bname)
 {
 	float	   *x;
 
@@ -150,11 +156,17 @@ AddRow(TrainState *st, MemoryContext agg, const float *a, const float *b, float 
 		memcpy(x + st->dim, b, sizeof(float) * st->dim);
 	else
 		hp_blas.saxpy(st->dim, -1.0f, b, 1, x, 1);
-	if (!st->pairs && !hp_all_finite_f(x, st->dim))
+	if (!hp_all_finite_f(x, st->width))
+	{
+		if (!hp_all_finite_f(a, st->dim))
+			HpNonFiniteError(aname);
+		if (!hp_all_finite_f(b, st->dim))
+			HpNonFiniteError(bname);
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("the difference of the two embeddings overflows the real range"),
 				 errdetail("Values near the float32 limit (3.4e38) cannot be trained on; rescale them.")));
+	}
 	st->p[st->n] = p;
 	st->key[st->n] = hp_row_key(x, st->width, p);
 	st->n++;
@@ -232,8 +244,8 @@ train_trans(PG_FUNCTION_ARGS)
 
 	aa = PG_GETARG_ARRAYTYPE_P(1);
 	ba = PG_GETARG_ARRAYTYPE_P(2);
-	a = HpArrayFloats(aa, soft ? "a" : "chosen", &da);
-	b = HpArrayFloats(ba, soft ? "b" : "rejected", &db);
+	a = HpArrayFloatsShape(aa, soft ? "a" : "chosen", &da);
+	b = HpArrayFloatsShape(ba, soft ? "b" : "rejected", &db);
 	if (da != db)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -256,7 +268,7 @@ train_trans(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("p_a must be between 0 and 1, got %g", p)));
 	}
-	AddRow(st, agg, a, b, (float) p);
+	AddRow(st, agg, a, b, (float) p, soft ? "a" : "chosen", soft ? "b" : "rejected");
 	PG_RETURN_POINTER(st);
 }
 
