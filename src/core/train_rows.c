@@ -124,7 +124,7 @@ hp_canonical_order(float *X, float *p, uint64_t *key, int64_t n, int width)
 	for (int64_t k = 0; k < n; k++)
 		src[k] = (refs[k].x - X) / width;
 	hp_free(refs);
-	for (int64_t s = 0; s < n; s++)
+	for (int64_t s = 0, moved = 0; s < n; s++)
 	{
 		int64_t		k = s;
 		float		ps = p[s];
@@ -149,9 +149,10 @@ hp_canonical_order(float *X, float *p, uint64_t *key, int64_t n, int width)
 			p[k] = p[from];
 			key[k] = key[from];
 			k = from;
+			/* One cycle can span every row: check inside it. */
+			if ((++moved & 4095) == 0)
+				hp_check_interrupts();
 		}
-		if ((s & 4095) == 0)
-			hp_check_interrupts();
 	}
 	hp_free(src);
 	hp_free(tmp);
