@@ -5,7 +5,8 @@
  * sanitizers) as test/fuzz/build/gen_seeds; run it only to regenerate:
  *   test/fuzz/build/gen_seeds test/fuzz/corpus
  * Models are trained for real on tiny data, so seeds are valid encodings
- * and texts of each kind the core writes.
+ * and texts of each kind the core writes.  fuzz_route's seeds are byte
+ * layouts (fitted and hand-built PPMs, each routing strategy).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -291,6 +292,108 @@ TrainSeeds(void)
 	}
 }
 
+/* Binary seeds of fuzz_route (layout in fuzz_route.c). */
+static void
+RouteRouting(unsigned char *buf, int *len, int n, int K, int strat)
+{
+	buf[(*len)++] = 0;			/* lookup names: empty, then "ab" */
+	buf[(*len)++] = 2;
+	buf[(*len)++] = 0;
+	buf[(*len)++] = 1;
+	buf[(*len)++] = (unsigned char) n;
+	buf[(*len)++] = 2;			/* ids from 0 */
+	for (int i = 0; i < n; i++)
+	{
+		int			nnz = i % 3;
+
+		buf[(*len)++] = (unsigned char) nnz;
+		buf[(*len)++] = (unsigned char) (i * 3);	/* id gap */
+		for (int a = 0; a < nnz; a++)
+			buf[(*len)++] = (unsigned char) ((i + a * 2) % (K + 1));
+	}
+	buf[(*len)++] = 64 + 3;		/* budget 0.5 */
+	buf[(*len)++] = 40;			/* second budget 1.0 ... */
+	buf[(*len)++] = 9;			/* ... of 9 rows */
+	buf[(*len)++] = (unsigned char) strat;
+	buf[(*len)++] = 3;			/* 10 candidates */
+	for (int i = 0; i < 8; i++)
+		buf[(*len)++] = (unsigned char) (i * 29);	/* seed */
+	for (int j = 0; j < K; j++)
+		buf[(*len)++] = (unsigned char) (36 + j);	/* predict vector */
+	buf[(*len)++] = 5;			/* sort_unique list */
+	buf[(*len)++] = 7;
+	buf[(*len)++] = 3;
+	buf[(*len)++] = 7;
+	buf[(*len)++] = 0;
+	buf[(*len)++] = 0xF5;
+}
+
+static void
+RouteSeeds(void)
+{
+	/* flags, K, sel, max_bytes, fit?, nrows, strategy */
+	static const struct
+	{
+		const char *name;
+		unsigned char flags,
+					K,
+					sel,
+					mb;
+		int			nrows,
+					n,
+					strat;
+	}			seeds[] = {
+		{"fit_linear_topk", 0x00, 2, 0x00, 0, 8, 6, 0},
+		{"fit_quad_dual_greedy", 0x82, 3, 0x8A, 0, 10, 9, 1},
+		{"fit_auto_raw_simulated", 0x0C, 2, 0x40, 0, 12, 5, 2},
+		{"fit_primal_random_scale", 0x50, 4, 0x00, 0, 6, 7, 3},
+		{"fit_memory_limit", 0x02, 3, 0x00, 0xC3, 8, 4, 0},
+		{"hand_quad_simulated", 0x03, 3, 0x00, 0, 0, 8, 2},
+		{"hand_linear_greedy", 0x01, 2, 0x00, 0, 0, 5, 1},
+		{"hand_corrupt_degree", 0x21, 2, 0x03, 0, 0, 3, 0},
+		{"bad_strategy", 0x01, 1, 0x00, 0, 0, 3, 0x85},
+	};
+	unsigned char buf[2048];
+
+	for (size_t s = 0; s < sizeof(seeds) / sizeof(seeds[0]); s++)
+	{
+		int			len = 0,
+					K = seeds[s].K;
+
+		buf[len++] = seeds[s].flags;
+		buf[len++] = (unsigned char) K;
+		buf[len++] = seeds[s].sel;
+		buf[len++] = seeds[s].mb;
+		for (int j = 0; j < K; j++)
+		{
+			buf[len++] = (unsigned char) (j / 3);	/* names a, b, c, ab, ... */
+			buf[len++] = (unsigned char) (j % 3);
+			if (j >= 3)
+				buf[len++] = (unsigned char) (j % 3 + 1);
+		}
+		if (seeds[s].flags & 1)
+		{
+			buf[len++] = 32;	/* intercept 0 */
+			for (int j = 0; j < K + K * K; j++)
+				buf[len++] = (unsigned char) ((j * 13 + 5) % 64);
+		}
+		else
+		{
+			buf[len++] = 64 + 17;	/* lambda 1e-4 */
+			buf[len++] = 64 + 18;	/* n 1e4 */
+			buf[len++] = (unsigned char) seeds[s].nrows;
+			for (int i = 0; i < seeds[s].nrows; i++)
+			{
+				for (int j = 0; j < K; j++)
+					buf[len++] = (unsigned char) ((i * (j + 2) + j) % 11);
+				buf[len++] = (unsigned char) ((i * 7 + s) % 40);	/* score */
+			}
+		}
+		RouteRouting(buf, &len, seeds[s].n, K, seeds[s].strat);
+		Put("route", seeds[s].name, -1, buf, (size_t) len);
+	}
+}
+
 int
 main(int argc, char **argv)
 {
@@ -306,5 +409,6 @@ main(int argc, char **argv)
 	TextSeeds();
 	SelectSeeds();
 	TrainSeeds();
+	RouteSeeds();
 	return 0;
 }
