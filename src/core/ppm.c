@@ -1060,6 +1060,9 @@ hp_ppm_load(const HpModel *m, HpPpm *p, HpError *err)
 		hp_error_detail(err, "Routing needs a model of kind \"ppm\" from hp.train_ppm.");
 		return HP_EINVAL;
 	}
+	/* Decoded models have dim >= 1; a hand-built one must too (BLAS needs lda >= 1). */
+	if (K < 1 || m->dim > (uint32_t) HP_MAX_DIM)
+		return hp_error(err, HP_ECORRUPT, "PPM model has an invalid dimension %u", m->dim);
 	if (m->options == NULL || hp_json_parse(m->options, strlen(m->options), &doc, err) != HP_OK)
 		return hp_error(err, HP_ECORRUPT, "PPM model options are missing or invalid");
 	root = hp_json_root(doc);

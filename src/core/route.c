@@ -39,16 +39,17 @@ hp_route_strategy(const char *name, HpRouteStrategy *s, HpError *err)
 HpStatus
 hp_route_budget(double budget, int64_t n, int64_t *k, HpError *err)
 {
+	/* Clamp in double before converting: (double) n can round above INT64_MAX. */
 	if (isfinite(budget) && budget >= 0 && budget <= 1)
 	{
-		*k = (int64_t) floor(budget * (double) n + 0.5);
-		if (*k > n)
-			*k = n;
+		double		r = floor(budget * (double) n + 0.5);
+
+		*k = r >= (double) n ? n : (int64_t) r;
 		return HP_OK;
 	}
 	if (isfinite(budget) && budget > 1 && budget == floor(budget) && budget <= (double) n)
 	{
-		*k = (int64_t) budget;
+		*k = budget >= (double) n ? n : (int64_t) budget;
 		return HP_OK;
 	}
 	hp_error(err, HP_EINVAL,
@@ -495,7 +496,8 @@ Simulated(const HpPpm *p, const HpRouteData *d, int64_t k, uint64_t seed, int ca
 		for (int j = 0; j < K; j++)
 			cnt[j] *= d->scale;
 		fv = hp_ppm_predict(p, cnt);
-		if (fv > best_f)
+		/* The first candidate always stands, so a PPM that predicts -inf or NaN everywhere still routes k rows. */
+		if (c == 0 || fv > best_f)
 		{
 			best_f = fv;
 			best_len = len;
