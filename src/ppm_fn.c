@@ -381,6 +381,18 @@ PpmScale(FunctionCallInfo fcinfo, const HpPpm *p, int argno)
 	return 1.0 / n;
 }
 
+/* A PPM output, or an error when it overflowed (huge counts, tiny n). */
+static double
+FiniteResult(double v, const char *what)
+{
+	if (!isfinite(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("PPM %s is out of the double range", what),
+				 errdetail("The counts divided by n are too large for this model.")));
+	return v;
+}
+
 /* hp.ppm_predict(ppm, counts, n): f(counts / n). */
 Datum
 ppm_predict(PG_FUNCTION_ARGS)
@@ -401,7 +413,7 @@ ppm_predict(PG_FUNCTION_ARGS)
 	scale = PpmScale(fcinfo, &s->ppm, 2);
 	for (int j = 0; j < len; j++)
 		s->v[j] = counts[j] * scale;
-	PG_RETURN_FLOAT8(hp_ppm_predict(&s->ppm, s->v));
+	PG_RETURN_FLOAT8(FiniteResult(hp_ppm_predict(&s->ppm, s->v), "prediction"));
 }
 
 /*
@@ -466,5 +478,5 @@ route_gain(PG_FUNCTION_ARGS)
 		}
 	}
 	nnz = hp_ppm_sort_unique(s->idx, nnz);
-	PG_RETURN_FLOAT8(hp_ppm_gain(&s->ppm, s->idx, nnz, scale));
+	PG_RETURN_FLOAT8(FiniteResult(hp_ppm_gain(&s->ppm, s->idx, nnz, scale), "gain"));
 }
