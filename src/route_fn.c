@@ -451,6 +451,22 @@ BudgetCount(double budget, int64 n)
 	return k;
 }
 
+/* Return rows (id, human, gain) of a routing, in input order. */
+static void
+EmitRouting(ReturnSetInfo *rsinfo, const int64 *id, const bool *human, const double *gain, int64 n)
+{
+	for (int64 i = 0; i < n; i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = Int64GetDatum(id[i]);
+		values[1] = BoolGetDatum(human[i]);
+		values[2] = Float8GetDatum(gain[i]);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+}
+
 /*
  * hp.route(ppm, tbl, budget, strategy, id_col, features_col, seed,
  * candidates) and the internal hp._route(..., pending_col), which routes
@@ -521,16 +537,7 @@ route(PG_FUNCTION_ARGS)
 	if (hp_route_select(&p, &d, gain, strategy, k, (uint64) PG_GETARG_INT64(6), candidates, human, &err) != HP_OK)
 		HpReportError(&err);
 
-	for (int64 i = 0; i < t.n; i++)
-	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
-
-		values[0] = Int64GetDatum(t.id[i]);
-		values[1] = BoolGetDatum(human[i]);
-		values[2] = Float8GetDatum(gain[i]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	EmitRouting(rsinfo, t.id, human, gain, t.n);
 	hp_ppm_free(&p);
 	hp_model_free(&m);
 	PG_RETURN_NULL();
@@ -719,16 +726,7 @@ route_uncertainty(PG_FUNCTION_ARGS)
 	k = BudgetCount(PG_GETARG_FLOAT8(2), n);
 	human = MemoryContextAllocHuge(rcxt, sizeof(bool) * n);
 	hp_route_topk(gain, id, n, k, human);
-	for (int64 i = 0; i < n; i++)
-	{
-		Datum		values[3];
-		bool		nulls[3] = {false, false, false};
-
-		values[0] = Int64GetDatum(id[i]);
-		values[1] = BoolGetDatum(human[i]);
-		values[2] = Float8GetDatum(gain[i]);
-		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
-	}
+	EmitRouting(rsinfo, id, human, gain, n);
 	hp_scorer_free(&s);
 	hp_model_free(&m);
 	PG_RETURN_NULL();
