@@ -44,7 +44,6 @@ typedef struct TrainState
 	int			width;			/* floats per row: dim, or 2*dim for pairs */
 	int64		n;
 	int64		cap;
-	Size		bytes;			/* n rows, counted against max_train_memory */
 	char	   *options;		/* canonical options JSON, or NULL */
 	float	   *x;				/* cap x width */
 	float	   *p;
@@ -98,7 +97,7 @@ CheckLimit(const TrainState *st, int64 n)
 static void
 AdviseHugePages(void *ptr, Size len)
 {
-#if defined(MADV_HUGEPAGE) && !defined(HP_NO_THP)
+#ifdef MADV_HUGEPAGE
 	Size		page = (Size) sysconf(_SC_PAGESIZE);
 	uintptr_t	lo = TYPEALIGN_DOWN(page, (uintptr_t) ptr);
 	uintptr_t	hi = TYPEALIGN(page, (uintptr_t) ptr + len);
@@ -170,7 +169,6 @@ AddRow(TrainState *st, MemoryContext agg, const float *a, const float *b, float 
 	st->p[st->n] = p;
 	st->key[st->n] = hp_row_key(x, st->width, p);
 	st->n++;
-	st->bytes = (Size) st->n * RowBytes(st);
 }
 
 /* Parse an options jsonb (failing early on bad options) and keep its text. */
@@ -281,7 +279,6 @@ AppendState(TrainState *dst, MemoryContext agg, const TrainState *src)
 	memcpy(dst->p + dst->n, src->p, sizeof(float) * src->n);
 	memcpy(dst->key + dst->n, src->key, sizeof(uint64) * src->n);
 	dst->n += src->n;
-	dst->bytes = (Size) dst->n * RowBytes(dst);
 }
 
 /* Release a state's row arrays (its rows now live elsewhere). */
@@ -298,7 +295,6 @@ FreeRows(TrainState *st)
 	st->p = NULL;
 	st->key = NULL;
 	st->n = st->cap = 0;
-	st->bytes = 0;
 }
 
 /*
@@ -435,7 +431,6 @@ train_deserial(PG_FUNCTION_ARGS)
 		p += sizeof(float) * n;
 		memcpy(st->key, p, sizeof(uint64) * n);
 		st->n = n;
-		st->bytes = (Size) n * RowBytes(st);
 	}
 	PG_RETURN_POINTER(st);
 
@@ -496,7 +491,7 @@ train_final(PG_FUNCTION_ARGS)
 		 * count them against the same limit as the rows.
 		 */
 		int			heads = opt.heads + (opt.heads > 1 ? 1 : 0);
-		Size		need = st->bytes + (Size) st->n * (2 * sizeof(HpRowRef) + sizeof(int64) +
+		Size		need = (Size) st->n * (RowBytes(st) + 2 * sizeof(HpRowRef) + sizeof(int64) +
 											 sizeof(float) * 7 * heads +
 											 (st->pairs ? sizeof(float) * st->width : 0));
 
