@@ -112,7 +112,7 @@ static void
 Reserve(TrainState *st, MemoryContext agg, int64 need)
 {
 	int64		cap = Max(st->cap, 16);
-	int64		limit = (int64) (((Size) hp_max_train_memory_kb * 1024) / RowBytes(st)) + 1;
+	int64		limit = (int64) (((Size) hp_max_train_memory_kb * 1024) / RowBytes(st));
 
 	if (need <= st->cap)
 		return;
