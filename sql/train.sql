@@ -56,6 +56,27 @@ FROM (SELECT hp.model_info(m) AS info, hp.reward_std(m, '{1,1,1}') AS std
       FROM (SELECT hp.train_reward_model(chosen, rejected, '{"uncertainty": "laplace"}') AS m
             FROM prefs) t) s;
 
+-- lambda "auto": chosen by 5-fold cross-validated log-loss over a grid
+-- relative to the data's scale (mean |chosen - rejected|^2), descending,
+-- stopping two points past the best.  model_info shows the curve.
+SELECT (info->>'lambda')::float8 = (SELECT l FROM unnest(cv_lambda, cv_loss) u(l, v) ORDER BY v LIMIT 1) AS picked_least_cv_loss,
+       info->'options'->>'lambda' AS asked,
+       info->'lambda_cv'->'folds' AS folds,
+       array_length(cv_lambda, 1) BETWEEN 3 AND 13 AS grid_points,
+       cv_lambda[1] > cv_lambda[2] AS descending
+FROM (SELECT info,
+             ARRAY(SELECT jsonb_array_elements_text(info->'lambda_cv'->'lambda')::float8) AS cv_lambda,
+             ARRAY(SELECT jsonb_array_elements_text(info->'lambda_cv'->'loss')::float8) AS cv_loss
+      FROM (SELECT hp.model_info(hp.train_reward_model(chosen, rejected, '{"lambda": "auto", "heads": 4}')) AS info
+            FROM prefs) t) s;
+-- The chosen model is the one that lambda, given as a number, trains.
+WITH a AS (SELECT hp.train_reward_model(chosen, rejected, '{"lambda": "auto", "heads": 1}') AS m FROM prefs),
+     n AS (SELECT hp.train_reward_model(chosen, rejected,
+                    jsonb_build_object('heads', 1, 'lambda', (SELECT hp.model_info(m)->'lambda' FROM a))) AS m
+           FROM prefs)
+SELECT hp.reward(a.m, x) = hp.reward(n.m, x) AS same_as_numeric
+FROM a, n, (VALUES ('{1,0,0}'::real[]), ('{0,1,0}'), ('{0,0,1}')) v(x);
+
 -- The same rows in any order, with the same seed, give the same model.
 SELECT (SELECT hp.train_reward_model(chosen, rejected, '{"heads": 3, "seed": 1}' ORDER BY id)::text FROM prefs)
      = (SELECT hp.train_reward_model(chosen, rejected, '{"heads": 3, "seed": 1}' ORDER BY id DESC)::text FROM prefs)

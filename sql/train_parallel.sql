@@ -21,12 +21,14 @@ EXPLAIN (COSTS OFF)
 SELECT hp.train_reward_model(chosen, rejected, '{"heads": 4, "seed": 3}') FROM big;
 
 SELECT hp.train_reward_model(chosen, rejected, '{"heads": 4, "seed": 3}')::text AS par FROM big \gset
+SELECT hp.train_reward_model(chosen, rejected, '{"heads": 2, "lambda": "auto"}')::text AS par_auto FROM big \gset
 
 SET max_parallel_workers_per_gather = 0;
 EXPLAIN (COSTS OFF)
 SELECT hp.train_reward_model(chosen, rejected, '{"heads": 4, "seed": 3}') FROM big;
 SELECT hp.train_reward_model(chosen, rejected, '{"heads": 4, "seed": 3}')::text AS ser FROM big \gset
+SELECT hp.train_reward_model(chosen, rejected, '{"heads": 2, "lambda": "auto"}')::text AS ser_auto FROM big \gset
 
 -- Identical models (the final step sorts rows canonically).
-SELECT :'par' = :'ser' AS identical,
+SELECT :'par' = :'ser' AS identical, :'par_auto' = :'ser_auto' AS identical_auto,
        hp.model_info(:'par'::hp.model)->'rows' AS rows;

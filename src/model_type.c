@@ -12,6 +12,7 @@
 
 #include "hp_json.h"
 #include "hp_pg.h"
+#include "hp_train.h"
 
 PG_FUNCTION_INFO_V1(model_in);
 PG_FUNCTION_INFO_V1(model_out);
@@ -82,6 +83,7 @@ model_info(PG_FUNCTION_ARGS)
 	HpModel		m;
 	HpError		err;
 	HpBuf		b;
+	const HpTensor *cv;
 
 	if (hp_model_decode((const unsigned char *) VARDATA_ANY(v), VARSIZE_ANY_EXHDR(v), &m, &err) != HP_OK)
 		HpReportError(&err);
@@ -98,6 +100,25 @@ model_info(PG_FUNCTION_ARGS)
 	hp_json_write_string(&b, hp_uncertainty_name(m.uncertainty));
 	hp_buf_puts(&b, ",\"lambda\":");
 	hp_json_write_double(&b, m.lambda);
+	if ((cv = hp_model_tensor(&m, "lambda_cv")) != NULL && cv->dtype == HP_F64 && cv->rows == 2)
+	{
+		/* lambda "auto": the cross-validation curve it chose from */
+		const double *v = (const double *) cv->data;
+
+		hp_buf_puts(&b, ",\"lambda_cv\":{\"folds\":");
+		hp_json_write_int64(&b, HP_CV_FOLDS);
+		for (int r = 0; r < 2; r++)
+		{
+			hp_buf_puts(&b, r == 0 ? ",\"lambda\":[" : "],\"loss\":[");
+			for (uint32_t j = 0; j < cv->cols; j++)
+			{
+				if (j)
+					hp_buf_putc(&b, ',');
+				hp_json_write_double(&b, v[r * cv->cols + j]);
+			}
+		}
+		hp_buf_puts(&b, "]}");
+	}
 	hp_buf_puts(&b, ",\"rows\":");
 	hp_json_write_int64(&b, m.rows);
 	hp_buf_puts(&b, ",\"loss\":");

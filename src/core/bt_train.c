@@ -21,6 +21,9 @@
 #define ARMIJO 1e-4
 #define HESS_FRACTION 8
 #define HESS_MIN_ROWS(d) ((int64_t) 8 * (d) + 1024)
+#define CV_FOLDS HP_CV_FOLDS
+#define CV_GRID 13				/* six decades below the data's scale */
+#define CV_MIN_ROWS (2 * CV_FOLDS)
 
 typedef struct Trainer
 {
@@ -434,6 +437,251 @@ WarmStart(Trainer *t, const HpModel *init, HpError *err)
 	return HP_OK;
 }
 
+/* Allocate a trainer of H heads, the first center of them plain fits. */
+static void
+TrainerInit(Trainer *t, const HpTrainSet *ts, int H, int center, double lambda)
+{
+	memset(t, 0, sizeof(*t));
+	t->ts = ts;
+	t->center = center;
+	t->H = H;
+	t->d = ts->dim;
+	t->n = ts->n;
+	t->lambda = lambda;
+	/* Hessian subsample: all rows when small, else >= 8 rows per weight. */
+	t->ns = t->n;
+	if (t->n > 2 * HESS_MIN_ROWS(t->d) && t->n / HESS_FRACTION > HESS_MIN_ROWS(t->d))
+		t->ns = t->n / HESS_FRACTION;
+	else if (t->n > 2 * HESS_MIN_ROWS(t->d))
+		t->ns = HESS_MIN_ROWS(t->d);
+	t->block = BLOCK_FLOATS / t->d;
+	if (t->block < 1)
+		t->block = 1;
+	t->C = hp_alloc(sizeof(float) * t->n * H);
+	t->W = hp_alloc0(sizeof(float) * H * t->d);
+	t->Z = hp_alloc0(sizeof(float) * t->n * H);
+	t->R = hp_alloc(sizeof(float) * t->n * H);
+	t->G = hp_alloc(sizeof(float) * H * t->d);
+	t->f = hp_alloc(sizeof(double) * H);
+	t->gnorm = hp_alloc(sizeof(double) * H);
+}
+
+static void
+TrainerFree(Trainer *t)
+{
+	hp_free(t->C);
+	hp_free(t->W);
+	hp_free(t->A);
+	hp_free(t->Wd);
+	hp_free(t->Z);
+	hp_free(t->R);
+	hp_free(t->G);
+	hp_free(t->f);
+	hp_free(t->gnorm);
+}
+
+/*
+ * Newton-CG with Armijo line search from the current (evaluated) weights
+ * until every head's gradient norm is below tol * gref[h].
+ */
+static void
+Minimise(Trainer *t, const double *gref, int max_iter, double tol)
+{
+	int			H = t->H;
+	bool	   *active = hp_alloc(sizeof(bool) * H);
+	double	   *gprev = hp_alloc0(sizeof(double) * H);
+	float	   *P = hp_alloc(sizeof(float) * H * t->d);
+	float	   *XP = hp_alloc(sizeof(float) * t->n * H);
+	int			nactive = 0;
+
+	for (int h = 0; h < H; h++)
+	{
+		active[h] = t->gnorm[h] > tol * gref[h] && t->gnorm[h] > 0.0;
+		nactive += active[h];
+		gprev[h] = t->gnorm[h];
+	}
+
+	for (int iter = 0; iter < max_iter && nactive > 0; iter++)
+	{
+		NewtonDirections(t, active, gref, P, XP);
+		for (int h = 0; h < H; h++)
+		{
+			float	   *w = t->W + h * t->d,
+					   *p = P + h * t->d;
+			const float *wd = Displacement(t) + h * t->d;
+			double		gp,
+						ww,
+						wp,
+						pp,
+						alpha = 1.0,
+						fnew = 0.0;
+			bool		ok = false;
+
+			if (!active[h])
+				continue;
+			gp = hp_blas.sdot(t->d, t->G + h * t->d, 1, p, 1);
+			ww = hp_blas.sdot(t->d, wd, 1, wd, 1);
+			wp = hp_blas.sdot(t->d, wd, 1, p, 1);
+			pp = hp_blas.sdot(t->d, p, 1, p, 1);
+			if (!(gp < 0.0))
+			{
+				active[h] = false;	/* no descent direction left: converged */
+				nactive--;
+				continue;
+			}
+			/* Armijo backtracking on the exact objective along p. */
+			for (int ls = 0; ls < 40; ls++)
+			{
+				fnew = HeadLoss(t, h, XP, alpha) +
+					0.5 * t->lambda * (ww + 2.0 * alpha * wp + alpha * alpha * pp);
+				if (fnew <= t->f[h] + ARMIJO * alpha * gp)
+				{
+					ok = true;
+					break;
+				}
+				alpha *= 0.5;
+			}
+			if (!ok || t->f[h] - fnew <= 1e-15 * fabs(t->f[h]))
+			{
+				/* Float32 round-off floor reached: stop this head. */
+				if (ok)
+				{
+					hp_blas.saxpy(t->d, (float) alpha, p, 1, w, 1);
+					hp_blas.saxpy((int) t->n, (float) alpha, XP + h, H, t->Z + h, H);
+				}
+				active[h] = false;
+				nactive--;
+				continue;
+			}
+			hp_blas.saxpy(t->d, (float) alpha, p, 1, w, 1);
+			hp_blas.saxpy((int) t->n, (float) alpha, XP + h, H, t->Z + h, H);
+		}
+		{
+			/*
+			 * A subsampled Hessian that is too rough shows as slow (linear)
+			 * progress: when a head's gradient shrank by less than half,
+			 * double the subsample, up to every row (plain Newton-CG).
+			 */
+			double		worst = 0.0;
+
+			Evaluate(t);
+			for (int h = 0; h < H; h++)
+				if (active[h] && gprev[h] > 0.0)
+					worst = fmax(worst, t->gnorm[h] / gprev[h]);
+			if (worst > 0.5 && t->ns < t->n)
+				t->ns = t->ns * 2 < t->n ? t->ns * 2 : t->n;
+		}
+		for (int h = 0; h < H; h++)
+		{
+			gprev[h] = t->gnorm[h];
+			if (active[h] && t->gnorm[h] <= tol * gref[h])
+			{
+				active[h] = false;
+				nactive--;
+			}
+		}
+	}
+	hp_free(active);
+	hp_free(gprev);
+	hp_free(P);
+	hp_free(XP);
+}
+
+/* Mean squared row norm of the training rows: the data's own scale. */
+static double
+RowScale(const HpTrainSet *ts, int64_t block)
+{
+	double		s = 0.0;
+
+	for (int64_t r0 = 0; r0 < ts->n; r0 += block)
+	{
+		int64_t		m = ts->n - r0 < block ? ts->n - r0 : block;
+		double		nrm = hp_blas.snrm2((int) (m * ts->dim), ts->X + r0 * ts->dim, 1);
+
+		s += nrm * nrm;
+	}
+	return s / (double) ts->n;
+}
+
+/*
+ * lambda "auto": the grid value of least K-fold cross-validated log-loss.
+ * Accuracy is too coarse to choose by (a few rows flip per fold); the
+ * held-out likelihood is the model's own objective and also decides how
+ * far P strays from 1/2, which the ensemble's spread depends on.  The grid
+ * is relative to the data's scale s = mean |d|^2, so it adapts to
+ * embeddings of any norm: lambda_g = s 10^(-g/2), g = 0..CV_GRID-1,
+ * descending, each fit warm-started from the previous one, all folds
+ * solved together as heads.  Folds are the canonical row index mod K, so
+ * the choice does not depend on the plan.  The search stops two grid
+ * points past the best (the curve is unimodal in practice).  Writes the
+ * evaluated grid and losses to curve (2 x CV_GRID) and their count to
+ * *ngrid; with fewer than CV_MIN_ROWS rows or all-zero rows there is
+ * nothing to validate on and the default lambda is kept (*ngrid = 0).
+ */
+static void
+SelectLambda(const HpTrainSet *ts, const HpTrainOptions *opt, double *lambda,
+			 double *curve, int *ngrid)
+{
+	Trainer		t;
+	int			K = CV_FOLDS;
+	double		scale,
+				best = INFINITY;
+	double		gref[CV_FOLDS];
+	int64_t		cnt[CV_FOLDS] = {0};
+	int			gbest = -1;
+
+	*ngrid = 0;
+	if (ts->n < CV_MIN_ROWS)
+		return;
+	TrainerInit(&t, ts, K, K, 0.0);
+	scale = RowScale(ts, t.block);
+	if (!(scale > 0.0) || !isfinite(scale))
+	{
+		TrainerFree(&t);
+		return;
+	}
+	for (int64_t i = 0; i < t.n; i++)
+		for (int k = 0; k < K; k++)
+			cnt[k] += (i % K) != k;
+	for (int64_t i = 0; i < t.n; i++)
+		for (int k = 0; k < K; k++)
+			t.C[i * K + k] = (i % K) != k ? (float) (1.0 / (double) cnt[k]) : 0.0f;
+	Evaluate(&t);
+	for (int k = 0; k < K; k++)
+		gref[k] = fmax(t.gnorm[k], 1e-300);
+
+	for (int g = 0; g < CV_GRID && g - gbest <= 2; g++)
+	{
+		double		lam = scale * pow(10.0, -0.5 * g),
+					loss = 0.0;
+
+		t.lambda = lam;
+		Evaluate(&t);
+		Minimise(&t, gref, opt->max_iter, opt->tol);
+		for (int64_t i = 0; i < t.n; i++)
+		{
+			double		z = t.Z[i * K + i % K],
+						p = ts->p[i];
+
+			loss += Softplus(-z) + (1.0 - p) * z;
+		}
+		loss /= (double) t.n;
+		if (t.overflow || !isfinite(loss))
+			break;				/* smaller lambdas only fit the data harder */
+		curve[g] = lam;
+		curve[CV_GRID + g] = loss;
+		*ngrid = g + 1;
+		if (loss < best)
+		{
+			best = loss;
+			gbest = g;
+		}
+	}
+	if (gbest >= 0)
+		*lambda = curve[gbest];
+	TrainerFree(&t);
+}
+
 /* Train the ensemble; see hp_train.h. */
 HpStatus
 hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options_json,
@@ -441,13 +689,11 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 {
 	Trainer		t;
 	int			H = opt->heads;
-	bool	   *active;
-	double	   *gref,
-			   *gprev;
-	float	   *P,
-			   *XP;
-	int			nactive;
-	double		loss = 0.0;
+	double	   *gref;
+	double		loss = 0.0,
+				lambda = opt->lambda;
+	double		curve[2 * CV_GRID];
+	int			ngrid = 0;
 	HpStatus	st = HP_OK;
 
 	if (ts->n < 1)
@@ -466,41 +712,17 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 	}
 	if (H < 1 || H > HP_MAX_HEADS)
 		return hp_error(err, HP_EINVAL, "heads must be between 1 and %d", HP_MAX_HEADS);
+	if (opt->lambda_auto)
+		SelectLambda(ts, opt, &lambda, curve, &ngrid);
 
-	memset(&t, 0, sizeof(t));
-	t.ts = ts;
 	/*
 	 * An ensemble also solves a center head: the plain regularised fit on
 	 * all rows.  Rewards come from it (as accurate as a single model); the
 	 * bootstrap, prior-anchored heads only measure the spread.
 	 */
-	t.center = H > 1 ? 1 : 0;
-	H += t.center;
-	t.H = H;
-	t.d = ts->dim;
-	t.n = ts->n;
-	t.lambda = opt->lambda;
-	/* Hessian subsample: all rows when small, else >= 8 rows per weight. */
-	t.ns = t.n;
-	if (t.n > 2 * HESS_MIN_ROWS(t.d) && t.n / HESS_FRACTION > HESS_MIN_ROWS(t.d))
-		t.ns = t.n / HESS_FRACTION;
-	else if (t.n > 2 * HESS_MIN_ROWS(t.d))
-		t.ns = HESS_MIN_ROWS(t.d);
-	t.block = BLOCK_FLOATS / t.d;
-	if (t.block < 1)
-		t.block = 1;
-	t.C = hp_alloc(sizeof(float) * t.n * H);
-	t.W = hp_alloc0(sizeof(float) * H * t.d);
-	t.Z = hp_alloc0(sizeof(float) * t.n * H);
-	t.R = hp_alloc(sizeof(float) * t.n * H);
-	t.G = hp_alloc(sizeof(float) * H * t.d);
-	t.f = hp_alloc(sizeof(double) * H);
-	t.gnorm = hp_alloc(sizeof(double) * H);
-	active = hp_alloc(sizeof(bool) * H);
+	TrainerInit(&t, ts, H + (H > 1), H > 1 ? 1 : 0, lambda);
+	H = t.H;
 	gref = hp_alloc(sizeof(double) * H);
-	gprev = hp_alloc0(sizeof(double) * H);
-	P = hp_alloc(sizeof(float) * H * t.d);
-	XP = hp_alloc(sizeof(float) * t.n * H);
 
 	InitWeights(&t, opt->seed);
 	if (opt->anchored && H > 1 && t.lambda > 0)
@@ -517,95 +739,7 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 		MulXVt(&t, t.W, t.Z);
 		Evaluate(&t);
 	}
-
-	nactive = 0;
-	for (int h = 0; h < H; h++)
-	{
-		active[h] = t.gnorm[h] > opt->tol * gref[h] && t.gnorm[h] > 0.0;
-		nactive += active[h];
-		gprev[h] = t.gnorm[h];
-	}
-
-	for (int iter = 0; iter < opt->max_iter && nactive > 0; iter++)
-	{
-		NewtonDirections(&t, active, gref, P, XP);
-		for (int h = 0; h < H; h++)
-		{
-			float	   *w = t.W + h * t.d,
-					   *p = P + h * t.d;
-			const float *wd = Displacement(&t) + h * t.d;
-			double		gp,
-						ww,
-						wp,
-						pp,
-						alpha = 1.0,
-						fnew = 0.0;
-			bool		ok = false;
-
-			if (!active[h])
-				continue;
-			gp = hp_blas.sdot(t.d, t.G + h * t.d, 1, p, 1);
-			ww = hp_blas.sdot(t.d, wd, 1, wd, 1);
-			wp = hp_blas.sdot(t.d, wd, 1, p, 1);
-			pp = hp_blas.sdot(t.d, p, 1, p, 1);
-			if (!(gp < 0.0))
-			{
-				active[h] = false;	/* no descent direction left: converged */
-				nactive--;
-				continue;
-			}
-			/* Armijo backtracking on the exact objective along p. */
-			for (int ls = 0; ls < 40; ls++)
-			{
-				fnew = HeadLoss(&t, h, XP, alpha) +
-					0.5 * t.lambda * (ww + 2.0 * alpha * wp + alpha * alpha * pp);
-				if (fnew <= t.f[h] + ARMIJO * alpha * gp)
-				{
-					ok = true;
-					break;
-				}
-				alpha *= 0.5;
-			}
-			if (!ok || t.f[h] - fnew <= 1e-15 * fabs(t.f[h]))
-			{
-				/* Float32 round-off floor reached: stop this head. */
-				if (ok)
-				{
-					hp_blas.saxpy(t.d, (float) alpha, p, 1, w, 1);
-					hp_blas.saxpy((int) t.n, (float) alpha, XP + h, H, t.Z + h, H);
-				}
-				active[h] = false;
-				nactive--;
-				continue;
-			}
-			hp_blas.saxpy(t.d, (float) alpha, p, 1, w, 1);
-			hp_blas.saxpy((int) t.n, (float) alpha, XP + h, H, t.Z + h, H);
-		}
-		{
-			/*
-			 * A subsampled Hessian that is too rough shows as slow (linear)
-			 * progress: when a head's gradient shrank by less than half,
-			 * double the subsample, up to every row (plain Newton-CG).
-			 */
-			double		worst = 0.0;
-
-			Evaluate(&t);
-			for (int h = 0; h < H; h++)
-				if (active[h] && gprev[h] > 0.0)
-					worst = fmax(worst, t.gnorm[h] / gprev[h]);
-			if (worst > 0.5 && t.ns < t.n)
-				t.ns = t.ns * 2 < t.n ? t.ns * 2 : t.n;
-		}
-		for (int h = 0; h < H; h++)
-		{
-			gprev[h] = t.gnorm[h];
-			if (active[h] && t.gnorm[h] <= opt->tol * gref[h])
-			{
-				active[h] = false;
-				nactive--;
-			}
-		}
-	}
+	Minimise(&t, gref, opt->max_iter, opt->tol);
 
 	if (t.overflow || !hp_all_finite_f(t.G, (size_t) H * t.d))
 	{
@@ -643,7 +777,7 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 	out->dim = (uint32_t) t.d;
 	out->heads = (uint32_t) (H - t.center);
 	out->uncertainty = (uint32_t) opt->uncertainty;
-	out->lambda = opt->lambda;
+	out->lambda = lambda;
 	out->loss = loss;
 	out->rows = t.n;
 	out->seed = opt->seed;
@@ -657,6 +791,15 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 						t.W + t.center * t.d);
 	if (t.center)
 		hp_model_add_tensor(out, "center", HP_F32, 1, (uint32_t) t.d, t.W);
+	if (ngrid > 0)
+	{
+		/* The cross-validation curve, for hp.model_info. */
+		double		c[2 * CV_GRID];
+
+		memcpy(c, curve, sizeof(double) * ngrid);
+		memcpy(c + ngrid, curve + CV_GRID, sizeof(double) * ngrid);
+		hp_model_add_tensor(out, "lambda_cv", HP_F64, 2, (uint32_t) ngrid, c);
+	}
 	if (opt->uncertainty == HP_UNC_LAPLACE)
 	{
 		float	   *var = LaplaceVariance(&t);
@@ -666,19 +809,7 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 	}
 
 done:
-	hp_free(t.C);
-	hp_free(t.W);
-	hp_free(t.A);
-	hp_free(t.Wd);
-	hp_free(t.Z);
-	hp_free(t.R);
-	hp_free(t.G);
-	hp_free(t.f);
-	hp_free(t.gnorm);
-	hp_free(active);
+	TrainerFree(&t);
 	hp_free(gref);
-	hp_free(gprev);
-	hp_free(P);
-	hp_free(XP);
 	return st;
 }

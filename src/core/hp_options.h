@@ -10,6 +10,8 @@
 typedef struct HpTrainOptions
 {
 	double		lambda;			/* L2 strength on mean loss; default 1e-3 */
+	bool		lambda_auto;	/* "auto": lambda chosen by cross-validated
+								 * log-loss (linear models only) */
 	int			heads;			/* ensemble size; default 8 (1 with laplace) */
 	bool		heads_given;	/* heads was set explicitly */
 	int64_t		seed;			/* bootstrap seed; default 0 */

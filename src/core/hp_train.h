@@ -17,6 +17,13 @@
 #include "hp_model.h"
 #include "hp_options.h"
 
+/*
+ * Folds of lambda "auto" (row i of the canonical order is in fold i mod 5).
+ * The model keeps the curve it chose from as tensor "lambda_cv": 2 x G
+ * doubles, the lambdas tried (descending) and their held-out log-loss.
+ */
+#define HP_CV_FOLDS 5
+
 typedef struct HpTrainSet
 {
 	int64_t		n;

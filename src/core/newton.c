@@ -105,6 +105,13 @@ hp_newton_heads(const HpTrainOptions *opt, int *heads, int *center, HpError *err
 
 	if (opt->arch != HP_KIND_LINEAR)
 		return hp_error(err, HP_EINVAL, "the Newton trainer trains linear models only (arch \"linear\")");
+	if (opt->lambda_auto)
+	{
+		/* Cross-validation would need one pass series per fold and lambda. */
+		hp_error(err, HP_EINVAL, "the Newton trainer does not support lambda \"auto\"");
+		hp_error_detail(err, "Choose lambda with hp.train_reward_model on a sample, then pass it as a number.");
+		return HP_EINVAL;
+	}
 	if (opt->uncertainty == HP_UNC_LAPLACE)
 	{
 		if (opt->heads_given && opt->heads != 1)

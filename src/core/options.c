@@ -141,6 +141,14 @@ ApplyOption(const char *key, const HpJson *v, HpTrainOptions *o, HpError *err)
 
 	if (strcmp(key, "lambda") == 0)
 	{
+		o->lambda_auto = v->type == HP_JSON_STRING && strcmp(v->u.str, "auto") == 0;
+		if (o->lambda_auto)
+		{
+			o->lambda = 1e-3;
+			return HP_OK;
+		}
+		if (v->type == HP_JSON_STRING)
+			return hp_error(err, HP_EINVAL, "option \"lambda\" must be a number or \"auto\"");
 		if ((rc = GetNumber(v, key, &o->lambda, err)) == HP_OK && !(o->lambda >= 0))
 			rc = hp_error(err, HP_EINVAL, "option \"lambda\" must be greater than or equal to 0");
 		return rc;
@@ -202,7 +210,10 @@ CanonicalOptions(const HpTrainOptions *o)
 
 	hp_buf_init(&b);
 	hp_buf_puts(&b, "{\"lambda\":");
-	hp_json_write_double(&b, o->lambda);
+	if (o->lambda_auto)
+		hp_json_write_string(&b, "auto");
+	else
+		hp_json_write_double(&b, o->lambda);
 	hp_buf_puts(&b, ",\"heads\":");
 	hp_json_write_int64(&b, o->heads);
 	hp_buf_puts(&b, ",\"seed\":");
@@ -278,6 +289,11 @@ hp_train_options_parse(const char *json, size_t len, HpTrainOptions *o,
 			hp_train_options_default(o);
 			return rc;
 		}
+	}
+	if (o->lambda_auto && o->arch != HP_KIND_LINEAR)
+	{
+		hp_train_options_default(o);
+		return hp_error(err, HP_EINVAL, "option \"lambda\" \"auto\" is supported for linear models only");
 	}
 	/* The default ensemble size depends on what is being trained. */
 	if (!o->heads_given)

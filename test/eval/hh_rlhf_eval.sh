@@ -47,14 +47,15 @@ SQL
 q -c "SELECT format('rows: %s, dim: %s, pairs with identical chosen and rejected embeddings: %s',
                  count(*), max(array_length(chosen_emb, 1)), count(*) FILTER (WHERE chosen_emb = rejected_emb)) FROM hh"
 
-# Train 2 x |grid| x 5 models.
+# Train 3 x (|grid| + 1) x 5 models; lambda -1 stands for "auto".
 {
-  for L in $LAMBDAS; do
+  for L in $LAMBDAS -1; do
     for ((F = 0; F < NFOLDS; F++)); do
       for H in 1 8 0; do
         # heads 0 stands for the Laplace model (one head, posterior variance)
-        if [ "$H" = 0 ]; then OPTS="{\"uncertainty\":\"laplace\",\"lambda\":$L,\"seed\":1}"
-        else OPTS="{\"heads\":$H,\"lambda\":$L,\"seed\":1}"; fi
+        LJ=$L; [ "$L" = -1 ] && LJ='"auto"'
+        if [ "$H" = 0 ]; then OPTS="{\"uncertainty\":\"laplace\",\"lambda\":$LJ,\"seed\":1}"
+        else OPTS="{\"heads\":$H,\"lambda\":$LJ,\"seed\":1}"; fi
         cat <<SQL
 SELECT clock_timestamp() AS t0 \gset
 INSERT INTO models
@@ -73,6 +74,7 @@ q -c "SELECT 'training time per model (s): ' || CASE heads WHEN 0 THEN 'laplace'
 q <<SQL
 \copy (SELECT id || ',' || array_to_string(ARRAY(SELECT c::float8 - r::float8 FROM unnest(chosen_emb, rejected_emb) AS u(c, r)), ',') FROM hh ORDER BY id) TO '$WORK/diff.csv'
 \copy (SELECT m.lambda, m.fold, m.heads, h.id, hp.prefer(m.m, h.chosen_emb, h.rejected_emb), hp.prefer_std(m.m, h.chosen_emb, h.rejected_emb), hp.prefer_flip(m.m, h.chosen_emb, h.rejected_emb) FROM models m JOIN hh h ON h.id % $NFOLDS = m.fold) TO '$WORK/preds.csv' WITH (FORMAT csv)
+\copy (SELECT fold, (hp.model_info(m)->>'lambda')::float8 FROM models WHERE lambda = -1 AND heads = 1 ORDER BY fold) TO '$WORK/auto.csv' WITH (FORMAT csv)
 \copy (WITH d AS (SELECT max(array_length(chosen_emb, 1)) AS dim FROM hh), e AS (SELECT i, ARRAY(SELECT (j = i)::int::real FROM generate_series(1, d.dim) j ORDER BY j) AS x FROM d, generate_series(1, d.dim) i) SELECT m.lambda, m.fold, e.i, hp.reward(m.m, e.x) FROM models m, e WHERE m.heads = 1) TO '$WORK/weights.csv' WITH (FORMAT csv)
 SQL
 
