@@ -129,6 +129,12 @@ run_suite demo count_exit psql -X -q -v ON_ERROR_STOP=1 -f test/demo.sql
 # 0.5 points of Bayes-optimal, and parallel == serial models.
 run_suite synthetic-bayes count_exit bash test/eval/synthetic_bayes.sh
 run_suite parallel-plan count_exit bash test/eval/parallel_plan.sh
+# On real data when ../shared is there: accuracy = scikit-learn's and an
+# informative prefer_std on hh-rlhf; an informative prefer_std on PandaLM.
+if [ -d ../shared/data ]; then
+  run_suite hh-rlhf count_exit bash test/eval/hh_rlhf_eval.sh
+  run_suite pandalm-uncertainty count_exit bash test/eval/pandalm_uncertainty.sh
+fi
 
 for s in test/*/run_short.sh; do
   [ -e "$s" ] || continue
