@@ -750,7 +750,7 @@ hp_bt_train(const HpTrainSet *ts, const HpTrainOptions *opt, const char *options
 	}
 	if (!hp_all_finite_f(t.W, (size_t) H * t.d))
 	{
-		st = hp_error(err, HP_EINTERNAL, "training diverged to non-finite weights");
+		st = hp_error(err, HP_EDATA, "training diverged to non-finite weights");
 		hp_error_detail(err, "Increase lambda or rescale the embeddings.");
 		goto done;
 	}

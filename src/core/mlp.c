@@ -455,7 +455,7 @@ hp_mlp_train(const HpPairSet *ps, const HpTrainOptions *opt, const char *options
 	}
 	if (!hp_all_finite_f(n.theta, n.size) || !isfinite(loss))
 	{
-		st = hp_error(err, HP_EINTERNAL, "MLP training diverged to non-finite weights");
+		st = hp_error(err, HP_EDATA, "MLP training diverged to non-finite weights");
 		hp_error_detail(err, "Lower lr or raise lambda.");
 		goto done;
 	}

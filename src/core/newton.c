@@ -636,7 +636,7 @@ hp_newton_search_update(HpNewtonSearch *s, const HpNewtonState *st, HpError *err
 		gn = hp_blas.dnrm2(d, g, 1);
 		if (!isfinite(f) || !isfinite(gn))
 		{
-			rc = hp_error(err, HP_EINTERNAL, "training diverged to non-finite values");
+			rc = hp_error(err, HP_EDATA, "training diverged to non-finite values");
 			hp_error_detail(err, "Increase lambda or rescale the embeddings.");
 			break;
 		}
@@ -728,9 +728,9 @@ hp_newton_search_model(const HpNewtonSearch *s, const char *options_json, HpMode
 	if (!hp_all_finite_f(W, (size_t) H * d) || !isfinite(s->lacc[0]))
 	{
 		hp_free(W);
-		hp_error(err, HP_EINTERNAL, "training diverged to non-finite weights");
+		hp_error(err, HP_EDATA, "training diverged to non-finite weights");
 		hp_error_detail(err, "Increase lambda or rescale the embeddings.");
-		return HP_EINTERNAL;
+		return HP_EDATA;
 	}
 	hp_newton_weights_model(W, d, H, s->center, out);
 	out->uncertainty = (uint32_t) s->uncertainty;
