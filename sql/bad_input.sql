@@ -370,6 +370,8 @@ INSERT INTO bi.cases (fn, input, q) VALUES
 ('hp.distinguishability_bin', 'low > high', $$SELECT hp.distinguishability_bin(0.5, 0.2, 0.1)$$),
 ('hp.distinguishability_bin', 'NULL low',   $$SELECT hp.distinguishability_bin(0.5, NULL)$$),
 ('hp.distinguishability_bin', 'NaN snr: NULL', $$SELECT hp.distinguishability_bin('NaN')$$),
+('hp.distinguishability_bin', 'NaN high', $$SELECT hp.distinguishability_bin(0.5, 0.01, 'NaN')$$),
+('hp.distinguishability_bin', 'Infinity high: no high bin', $$SELECT hp.distinguishability_bin(1e300, 0.01, 'Infinity')$$),
 ('hp.distinguishability_bins', 'not an object', $$SELECT count(*) FROM hp.distinguishability_bins('[1]')$$),
 ('hp.distinguishability_bins', 'snr not a number', $$SELECT count(*) FROM hp.distinguishability_bins('{"x": {"snr": "high"}}')$$),
 ('hp.route_by_distinguishability', 'lengths differ', $$SELECT count(*) FROM hp.route_by_distinguishability('{x}', '{0.1,0.2}', '{1,2}', 0.5)$$),

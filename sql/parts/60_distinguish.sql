@@ -151,8 +151,9 @@ COMMENT ON FUNCTION hp.priority_gap(jsonb) IS
 CREATE FUNCTION hp.distinguishability_bin(snr float8, low float8 DEFAULT 0.01, high float8 DEFAULT 0.1)
 RETURNS text LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
-	IF low IS NULL OR high IS NULL OR NOT (low <= high) THEN
-		RAISE EXCEPTION 'bin thresholds must satisfy low <= high, got % and %', low, high
+	-- NaN sorts above every number in PostgreSQL, so it would pass as +Infinity.
+	IF low IS NULL OR high IS NULL OR low = 'NaN' OR high = 'NaN' OR NOT (low <= high) THEN
+		RAISE EXCEPTION 'bin thresholds must be numbers with low <= high, got % and %', low, high
 			USING ERRCODE = '22023';
 	END IF;
 	RETURN CASE WHEN snr IS NULL OR snr = 'NaN' THEN NULL
