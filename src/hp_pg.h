@@ -82,6 +82,10 @@ bool		HpAggArgMayVary(FunctionCallInfo fcinfo, int argno);
 /* Error: a per-row aggregate argument changed between rows. */
 void		HpAggArgChanged(const char *arg, const char *aggname) pg_attribute_noreturn();
 
+/* Error when a row's options jsonb differs from the text the state kept. */
+void		HpAggCheckOptions(FunctionCallInfo fcinfo, int argno, const char *kept,
+							  size_t keptlen, const char *aggname);
+
 /* Text of a jsonb argument, for the core options parsers. */
 char	   *HpJsonbText(Datum jsonb, size_t *len);
 

@@ -252,6 +252,26 @@ HpAggArgChanged(const char *arg, const char *aggname)
 			 errmsg("%s must be the same in every row of %s", arg, aggname)));
 }
 
+/*
+ * Options jsonb argument argno of a row against the text (len bytes) the
+ * state kept from the first row: an error when it may vary and differs
+ * (a NULL counts as different).
+ */
+void
+HpAggCheckOptions(FunctionCallInfo fcinfo, int argno, const char *kept, size_t keptlen,
+				  const char *aggname)
+{
+	size_t		len = 0;
+	char	   *text;
+
+	if (!HpAggArgMayVary(fcinfo, argno))
+		return;
+	text = PG_ARGISNULL(argno) ? NULL : HpJsonbText(PG_GETARG_DATUM(argno), &len);
+	if (text == NULL || len != keptlen || memcmp(text, kept, len) != 0)
+		HpAggArgChanged("options", aggname);
+	pfree(text);
+}
+
 /* Text of a jsonb datum. */
 char *
 HpJsonbText(Datum jsonb, size_t *len)

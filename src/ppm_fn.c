@@ -212,15 +212,7 @@ ppm_trans(PG_FUNCTION_ARGS)
 	else
 	{
 		CheckState(st);
-		if (HpAggArgMayVary(fcinfo, 3))
-		{
-			size_t		len = 0;
-			char	   *text = PG_ARGISNULL(3) ? NULL : HpJsonbText(PG_GETARG_DATUM(3), &len);
-
-			if (text == NULL || len != st->optlen || memcmp(text, StateOptions(st), len) != 0)
-				HpAggArgChanged("options", "hp.train_ppm");
-			pfree(text);
-		}
+		HpAggCheckOptions(fcinfo, 3, StateOptions(st), st->optlen, "hp.train_ppm");
 	}
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
 		PG_RETURN_BYTEA_P(st);

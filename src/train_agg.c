@@ -227,15 +227,9 @@ train_trans(PG_FUNCTION_ARGS)
 	{
 		if (st->options == NULL)
 			KeepOptions(st, agg, PG_GETARG_DATUM(optarg));
-		else if (HpAggArgMayVary(fcinfo, optarg))
-		{
-			size_t		len;
-			char	   *text = HpJsonbText(PG_GETARG_DATUM(optarg), &len);
-
-			if (strcmp(text, st->options) != 0)
-				HpAggArgChanged("options", "hp.train_reward_model");
-			pfree(text);
-		}
+		else
+			HpAggCheckOptions(fcinfo, optarg, st->options, strlen(st->options),
+							  "hp.train_reward_model");
 	}
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || (soft && PG_ARGISNULL(3)))
 		PG_RETURN_POINTER(st);
