@@ -2,6 +2,7 @@
  * test_train.c: unit tests of the Bradley-Terry trainer and the scorer.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -353,9 +354,74 @@ TestSoftLabels(void)
 }
 
 /* Entry point called from test_main.c. */
+/*
+ * lambda "auto": the model keeps a descending grid with its held-out
+ * losses, its lambda is the grid value of least loss, and it is the model
+ * that lambda given as a number trains.  Signal-free labels want strong
+ * regularisation; a strong signal wants little.  Too few rows keep 1e-3.
+ */
+static void
+TestAutoLambda(void)
+{
+	HpTrainOptions a = Opts("{\"heads\":1,\"lambda\":\"auto\"}");
+	HpModel		m,
+				fixed;
+	HpError		err;
+	Data		D;
+	const HpTensor *cv;
+	char		json[64];
+	HpTrainOptions o;
+	double		strong,
+				none;
+
+	CHECK(a.lambda_auto);
+	MakeData(&D, 3000, 10, 41, 6.0);
+	CHECK(hp_bt_train(&D.ts, &a, "{}", NULL, &m, &err) == HP_OK);
+	cv = hp_model_tensor(&m, "lambda_cv");
+	CHECK(cv != NULL && cv->dtype == HP_F64 && cv->rows == 2 && cv->cols >= 3 && cv->cols <= 13);
+	if (cv != NULL)
+	{
+		const double *v = cv->data;
+		int			best = 0;
+
+		for (uint32_t j = 1; j < cv->cols; j++)
+		{
+			CHECK(v[j] < v[j - 1]);
+			if (v[cv->cols + j] < v[cv->cols + best])
+				best = (int) j;
+		}
+		CHECK(m.lambda == v[best]);
+		CHECK(v[cv->cols + best] < log(2.0));
+	}
+	strong = m.lambda;
+	snprintf(json, sizeof(json), "{\"heads\":1,\"lambda\":%.17g}", m.lambda);
+	o = Opts(json);
+	CHECK(hp_bt_train(&D.ts, &o, "{}", NULL, &fixed, &err) == HP_OK);
+	CHECK(memcmp(hp_model_tensor(&m, "w")->data, hp_model_tensor(&fixed, "w")->data,
+				 sizeof(float) * 10) == 0);
+	hp_model_free(&m);
+	hp_model_free(&fixed);
+
+	/* Coin-flip labels: the least regularised fits only learn noise. */
+	for (int64_t i = 0; i < D.ts.n; i++)
+		D.p[i] = (i * 2654435761u >> 7) % 2 ? 1.0f : 0.0f;
+	CHECK(hp_bt_train(&D.ts, &a, "{}", NULL, &m, &err) == HP_OK);
+	none = m.lambda;
+	CHECK(none > 10 * strong);
+	hp_model_free(&m);
+
+	/* Nine rows: nothing to validate on, the default stays. */
+	D.ts.n = 9;
+	CHECK(hp_bt_train(&D.ts, &a, "{}", NULL, &m, &err) == HP_OK);
+	CHECK(m.lambda == 1e-3 && hp_model_tensor(&m, "lambda_cv") == NULL);
+	hp_model_free(&m);
+	FreeData(&D);
+}
+
 void
 run_train_tests(void)
 {
+	TestAutoLambda();
 	TestRecovery();
 	TestEnsemble();
 	TestOrderIndependence();
