@@ -44,4 +44,4 @@ COMMENT ON FUNCTION hp.model_recv(internal) IS
 COMMENT ON FUNCTION hp.model_send(hp.model) IS
 	'Binary output function of hp.model: the encoded bytes as stored';
 COMMENT ON FUNCTION hp.model_info(hp.model) IS
-	'Summary of a model: kind, format_version, dim, heads, uncertainty, lambda, rows, loss, seed, options and size_bytes';
+	'Summary of a model: kind, format_version, dim, heads, uncertainty, lambda (and lambda_cv, the cross-validation curve of lambda "auto"), rows, loss, seed, options and size_bytes';

@@ -53,6 +53,6 @@ CREATE AGGREGATE hp.train_reward_model(a real[], b real[], p_a float8, options j
 COMMENT ON AGGREGATE hp.train_reward_model(real[], real[]) IS
 'Bradley-Terry reward model r(x) = w.x trained on (chosen, rejected) embedding pairs; 8 bootstrap heads, lambda 1e-3';
 COMMENT ON AGGREGATE hp.train_reward_model(real[], real[], jsonb) IS
-'Bradley-Terry reward model on (chosen, rejected) pairs with options: lambda, heads, seed, uncertainty (ensemble|laplace), max_iter, tol';
+'Bradley-Terry reward model on (chosen, rejected) pairs with options: lambda (a number, or "auto": chosen by 5-fold cross-validated log-loss), heads, seed, uncertainty (ensemble|laplace), prior, max_iter, tol, arch (linear|mlp), hidden, epochs, lr, batch_size, init';
 COMMENT ON AGGREGATE hp.train_reward_model(real[], real[], float8, jsonb) IS
 'Bradley-Terry reward model on soft labels: p_a is the probability that a is preferred (0.5 for a tie)';

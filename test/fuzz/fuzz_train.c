@@ -12,7 +12,8 @@
  *   byte 1  bits0-1 heads-1 (1..4), bits2-4 lambda (0, 1e-3, 1, 1e-8, 1e3,
  *           1e-30, 0.1, 1e30), bits5-6 max_iter-1 (1..4), bit7 epochs-1
  *   byte 2  MLP: bits0-2 batch_size-1, bits3-4 lr (1e-3, 0.1, 10, 1e-8),
- *           bits5-6 first hidden width (1..3, 2 twice), bit7 second layer
+ *           bits5-6 first hidden width (1..3, 2 twice), bit7 second layer;
+ *           linear: bit0 lambda "auto" (cross-validated) instead of byte 1's
  *   byte 3  n-1 (n = 1..32), byte 4  dim-1 (dim = 1..8)
  *   then    n rows of dim (linear: differences) or 2*dim (MLP: a then b)
  *           values, one tag byte each: < 0x80 small multiples of 1/16,
@@ -207,8 +208,32 @@ CheckTrained(const HpModel *m, const Data *D, bool mlp, const HpTrainOptions *o,
 			   "shape: dim %u heads %u rows %lld", m->dim, m->heads, (long long) m->rows);
 	FUZZ_CHECK(strcmp(m->options, canon) == 0, "stored options differ from the canonical ones");
 	for (uint32_t i = 0; i < m->ntensors; i++)
-		FUZZ_CHECK(hp_all_finite_f(m->tensors[i].data, (size_t) m->tensors[i].rows * m->tensors[i].cols),
-				   "tensor %s has non-finite values", m->tensors[i].name);
+	{
+		const HpTensor *t = &m->tensors[i];
+		size_t		cnt = (size_t) t->rows * t->cols;
+
+		FUZZ_CHECK(t->dtype == HP_F64 ? hp_all_finite_d(t->data, cnt) : hp_all_finite_f(t->data, cnt),
+				   "tensor %s has non-finite values", t->name);
+	}
+	if (o->lambda_auto)
+	{
+		/* lambda "auto": the curve's argmin, or the default with no curve */
+		const HpTensor *cv = hp_model_tensor(m, "lambda_cv");
+
+		if (cv == NULL)
+			FUZZ_CHECK(m->lambda == 1e-3, "auto without a curve chose %g", m->lambda);
+		else
+		{
+			const double *v = cv->data;
+			uint32_t	best = 0;
+
+			for (uint32_t j = 1; j < cv->cols; j++)
+				if (v[cv->cols + j] < v[cv->cols + best])
+					best = j;
+			FUZZ_CHECK(cv->rows == 2 && m->lambda == v[best], "auto chose %g, not the curve's argmin %g",
+					   m->lambda, v[best]);
+		}
+	}
 	if (mlp)
 	{
 		HpMlp		v;
@@ -267,7 +292,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int			heads = 1 + (b1 & 3);
 	int			n = 1 + FuzzU8(&r) % MAX_N;
 	int			dim = 1 + FuzzU8(&r) % MAX_DIM;
-	char		json[512];
+	char		json[512],
+				lam[32];
 	char	   *canon = NULL;
 	HpTrainOptions o;
 	HpError		err;
@@ -278,9 +304,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int			len;
 
 	/* Options text, as a user would pass it. */
+	if (!mlp && (b2 & 1))
+		snprintf(lam, sizeof(lam), "\"auto\"");
+	else
+		snprintf(lam, sizeof(lam), "%.17g", lambdas[(b1 >> 2) & 7]);
 	len = snprintf(json, sizeof(json),
-				   "{\"lambda\":%.17g,\"max_iter\":%d,\"seed\":%d,\"uncertainty\":\"%s\",\"prior\":\"%s\"",
-				   lambdas[(b1 >> 2) & 7], 1 + ((b1 >> 5) & 3), (flags >> 6) & 3,
+				   "{\"lambda\":%s,\"max_iter\":%d,\"seed\":%d,\"uncertainty\":\"%s\",\"prior\":\"%s\"",
+				   lam, 1 + ((b1 >> 5) & 3), (flags >> 6) & 3,
 				   laplace ? "laplace" : "ensemble", (flags & 16) ? "none" : "anchored");
 	if (flags & 32)
 		len += snprintf(json + len, sizeof(json) - len, ",\"heads\":%d", heads);
