@@ -472,6 +472,7 @@ TrainerInit(Trainer *t, const HpTrainSet *ts, int H, int center, double lambda)
 	t->gnorm = hp_alloc(sizeof(double) * H);
 }
 
+/* Release what TrainerInit (and InitAnchors) allocated. */
 static void
 TrainerFree(Trainer *t)
 {
