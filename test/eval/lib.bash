@@ -48,3 +48,16 @@ load_pairs() {
 }
 
 now() { date +%s.%N; }
+
+# pandalm_tables DATA: SQL that creates and loads the PandaLM tables raw
+# (pairs.csv.gz) and emb (emb.csv.gz) from directory DATA.
+pandalm_tables() {
+  cat <<SQL
+CREATE TABLE raw (id int PRIMARY KEY, app text, model_a text, model_b text, prompt text,
+                  response_a text, response_b text, human1 int, human2 int, human3 int,
+                  gpt35 int, pandalm7b int);
+\\copy raw FROM PROGRAM 'gzip -dc $1/pairs.csv.gz' WITH (FORMAT csv, HEADER)
+CREATE TABLE emb (id int PRIMARY KEY, prompt_emb real[], a_emb real[], b_emb real[]);
+\\copy emb FROM PROGRAM 'gzip -dc $1/emb.csv.gz' WITH (FORMAT csv, HEADER)
+SQL
+}

@@ -78,14 +78,9 @@ db_create hp_eval_pandalm
 
 # ---------------------------------------------------------------------------
 # Load and featurize.
+pandalm_tables "$DATA" | q
 q <<SQL
 SET client_min_messages = warning;
-CREATE TABLE raw (id int PRIMARY KEY, app text, model_a text, model_b text, prompt text,
-                  response_a text, response_b text, human1 int, human2 int, human3 int,
-                  gpt35 int, pandalm7b int);
-\copy raw FROM PROGRAM 'gzip -dc $DATA/pairs.csv.gz' WITH (FORMAT csv, HEADER)
-CREATE TABLE emb (id int PRIMARY KEY, prompt_emb real[], a_emb real[], b_emb real[]);
-\copy emb FROM PROGRAM 'gzip -dc $DATA/emb.csv.gz' WITH (FORMAT csv, HEADER)
 
 CREATE FUNCTION lab(int) RETURNS float8 IMMUTABLE LANGUAGE sql
 AS \$\$ SELECT CASE \$1 WHEN 1 THEN 1.0 WHEN 2 THEN 0.0 WHEN 0 THEN 0.5 END::float8 \$\$;

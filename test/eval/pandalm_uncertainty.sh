@@ -21,14 +21,9 @@ DATA=$(cd "$DATA" && pwd)
 T0=$SECONDS
 echo "== pandalm_uncertainty: PandaLM, human-majority pairs, 5-fold CV over prompts, 8 heads"
 db_create hp_eval_pandalm_unc
+pandalm_tables "$DATA" | q
 q <<SQL
 SET client_min_messages = warning;
-CREATE TABLE raw (id int PRIMARY KEY, app text, model_a text, model_b text, prompt text,
-                  response_a text, response_b text, human1 int, human2 int, human3 int,
-                  gpt35 int, pandalm7b int);
-\copy raw FROM PROGRAM 'gzip -dc $DATA/pairs.csv.gz' WITH (FORMAT csv, HEADER)
-CREATE TABLE emb (id int PRIMARY KEY, prompt_emb real[], a_emb real[], b_emb real[]);
-\copy emb FROM PROGRAM 'gzip -dc $DATA/emb.csv.gz' WITH (FORMAT csv, HEADER)
 CREATE TABLE pairs AS
 WITH v AS (SELECT r.id, r.prompt, e.a_emb, e.b_emb,
                   (r.human1 = 1)::int + (r.human2 = 1)::int + (r.human3 = 1)::int AS for_a,
