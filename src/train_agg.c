@@ -138,24 +138,30 @@ Reserve(TrainState *st, MemoryContext agg, int64 need)
 
 /*
  * Append one row (difference vector and label).  Rows of differences are
- * checked once, after subtracting: a - b is finite exactly when a and b
- * are and the subtraction does not overflow, so the inputs are re-read only
- * to name the culprit.  Pairs (MLP) keep both sides and check each.
+ * subtracted, checked and keyed in one pass (hp_row_diff): a - b is finite
+ * exactly when a and b are and the subtraction does not overflow, so the
+ * inputs are re-read only to name the culprit.  Pairs (MLP) keep both
+ * sides and check each.
  */
 static void
 AddRow(TrainState *st, MemoryContext agg, const float *a, const float *b, float p,
 	   const char *aname, const char *bname)
 {
 	float	   *x;
+	bool		finite;
 
 	Reserve(st, agg, st->n + 1);
 	x = st->x + (Size) st->n * st->width;
-	memcpy(x, a, sizeof(float) * st->dim);
 	if (st->pairs)
+	{
+		memcpy(x, a, sizeof(float) * st->dim);
 		memcpy(x + st->dim, b, sizeof(float) * st->dim);
+		finite = hp_all_finite_f(x, st->width);
+		st->key[st->n] = hp_row_key(x, st->width, p);
+	}
 	else
-		hp_blas.saxpy(st->dim, -1.0f, b, 1, x, 1);
-	if (!hp_all_finite_f(x, st->width))
+		finite = hp_row_diff(a, b, x, st->dim, p, &st->key[st->n]);
+	if (!finite)
 	{
 		if (!hp_all_finite_f(a, st->dim))
 			HpNonFiniteError(aname);
@@ -167,7 +173,6 @@ AddRow(TrainState *st, MemoryContext agg, const float *a, const float *b, float 
 				 errdetail("Values near the float32 limit (3.4e38) cannot be trained on; rescale them.")));
 	}
 	st->p[st->n] = p;
-	st->key[st->n] = hp_row_key(x, st->width, p);
 	st->n++;
 }
 

@@ -45,6 +45,13 @@ typedef struct HpRowRef
 uint64_t	hp_row_key(const float *x, int dim, float p);
 
 /*
+ * x = a - b and its key hp_row_key(x, dim, p), in one pass; returns false
+ * when some value of x is not finite (a or b is not, or a - b overflows).
+ */
+bool		hp_row_diff(const float *a, const float *b, float *x, int dim, float p,
+						uint64_t *key);
+
+/*
  * Sort rows by (key, values, label).  Training on the sorted order makes the
  * model independent of the order rows arrived in, so serial and parallel
  * plans give bit-identical models.
