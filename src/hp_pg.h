@@ -89,4 +89,16 @@ void		HpAggCheckOptions(FunctionCallInfo fcinfo, int argno, const char *kept,
 /* Text of a jsonb argument, for the core options parsers. */
 char	   *HpJsonbText(Datum jsonb, size_t *len);
 
+/*
+ * Pairs of TOASTed arrays read in bulk (toast_pairs.c).  The training
+ * aggregate defers a row whose two arrays are plain out-of-line values and
+ * gets them back, whole, from HpToastPairsResolve.
+ */
+typedef struct HpToastPairs HpToastPairs;
+typedef void (*HpToastPairEmit) (void *arg, int64 row, struct varlena *a, struct varlena *b);
+HpToastPairs *HpToastPairsCreate(MemoryContext cxt);
+int64		HpToastPairsCount(const HpToastPairs *tp);
+bool		HpToastPairsDefer(HpToastPairs *tp, Datum a, Datum b, Size bytes, int64 row);
+void		HpToastPairsResolve(HpToastPairs *tp, HpToastPairEmit emit, void *arg);
+
 #endif

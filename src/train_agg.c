@@ -44,7 +44,9 @@ typedef struct TrainState
 	int			width;			/* floats per row: dim, or 2*dim for pairs */
 	int64		n;
 	int64		cap;
+	bool		soft;			/* (a, b, p_a) form: names rows a and b */
 	char	   *options;		/* canonical options JSON, or NULL */
+	HpToastPairs *pending;		/* rows whose arrays are still in TOAST */
 	float	   *x;				/* cap x width */
 	float	   *p;
 	uint64	   *key;
@@ -137,43 +139,80 @@ Reserve(TrainState *st, MemoryContext agg, int64 need)
 }
 
 /*
- * Append one row (difference vector and label).  Rows of differences are
+ * Fill row slot `row` from its two vectors.  Rows of differences are
  * subtracted, checked and keyed in one pass (hp_row_diff): a - b is finite
  * exactly when a and b are and the subtraction does not overflow, so the
  * inputs are re-read only to name the culprit.  Pairs (MLP) keep both
  * sides and check each.
  */
 static void
-AddRow(TrainState *st, MemoryContext agg, const float *a, const float *b, float p,
-	   const char *aname, const char *bname)
+FillRow(TrainState *st, int64 row, const float *a, const float *b)
 {
-	float	   *x;
+	float	   *x = st->x + (Size) row * st->width;
+	float		p = st->p[row];
 	bool		finite;
 
-	Reserve(st, agg, st->n + 1);
-	x = st->x + (Size) st->n * st->width;
 	if (st->pairs)
 	{
 		memcpy(x, a, sizeof(float) * st->dim);
 		memcpy(x + st->dim, b, sizeof(float) * st->dim);
 		finite = hp_all_finite_f(x, st->width);
-		st->key[st->n] = hp_row_key(x, st->width, p);
+		st->key[row] = hp_row_key(x, st->width, p);
 	}
 	else
-		finite = hp_row_diff(a, b, x, st->dim, p, &st->key[st->n]);
+		finite = hp_row_diff(a, b, x, st->dim, p, &st->key[row]);
 	if (!finite)
 	{
 		if (!hp_all_finite_f(a, st->dim))
-			HpNonFiniteError(aname);
+			HpNonFiniteError(st->soft ? "a" : "chosen");
 		if (!hp_all_finite_f(b, st->dim))
-			HpNonFiniteError(bname);
+			HpNonFiniteError(st->soft ? "b" : "rejected");
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("the difference of the two embeddings overflows the real range"),
 				 errdetail("Values near the float32 limit (3.4e38) cannot be trained on; rescale them.")));
 	}
-	st->p[st->n] = p;
-	st->n++;
+}
+
+/* Check two arrays' shapes and dimensions against each other and the state. */
+static void
+PairShape(TrainState *st, ArrayType *aa, ArrayType *ba, const float **a, const float **b)
+{
+	const char *an = st->soft ? "a" : "chosen",
+			   *bn = st->soft ? "b" : "rejected";
+	int			da,
+				db;
+
+	*a = HpArrayFloatsShape(aa, an, &da);
+	*b = HpArrayFloatsShape(ba, bn, &db);
+	if (da != db)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s has %d dimensions but %s has %d", an, da, bn, db)));
+	if (st->dim != da)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("training rows have different dimensions: %d and %d", st->dim, da)));
+}
+
+/* HpToastPairsResolve callback: a deferred row's arrays have been read. */
+static void
+FillDeferred(void *arg, int64 row, struct varlena *a, struct varlena *b)
+{
+	TrainState *st = (TrainState *) arg;
+	const float *af,
+			   *bf;
+
+	PairShape(st, (ArrayType *) a, (ArrayType *) b, &af, &bf);
+	FillRow(st, row, af, bf);
+}
+
+/* Read the rows still waiting in TOAST into their slots. */
+static void
+ResolvePending(TrainState *st)
+{
+	if (HpToastPairsCount(st->pending) > 0)
+		HpToastPairsResolve(st->pending, FillDeferred, st);
 }
 
 /* Parse an options jsonb (failing early on bad options) and keep its text. */
@@ -219,8 +258,6 @@ train_trans(PG_FUNCTION_ARGS)
 			   *ba;
 	const float *a,
 			   *b;
-	int			da,
-				db;
 	double		p = 1.0;
 
 	if (st == NULL)
@@ -239,24 +276,7 @@ train_trans(PG_FUNCTION_ARGS)
 	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || (soft && PG_ARGISNULL(3)))
 		PG_RETURN_POINTER(st);
 
-	aa = PG_GETARG_ARRAYTYPE_P(1);
-	ba = PG_GETARG_ARRAYTYPE_P(2);
-	a = HpArrayFloatsShape(aa, soft ? "a" : "chosen", &da);
-	b = HpArrayFloatsShape(ba, soft ? "b" : "rejected", &db);
-	if (da != db)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s has %d dimensions but %s has %d",
-						soft ? "a" : "chosen", da, soft ? "b" : "rejected", db)));
-	if (st->dim == 0)
-	{
-		st->dim = da;
-		st->width = st->pairs ? 2 * da : da;
-	}
-	else if (st->dim != da)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("training rows have different dimensions: %d and %d", st->dim, da)));
+	st->soft = soft;
 	if (soft)
 	{
 		p = PG_GETARG_FLOAT8(3);
@@ -265,7 +285,40 @@ train_trans(PG_FUNCTION_ARGS)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("p_a must be between 0 and 1, got %g", p)));
 	}
-	AddRow(st, agg, a, b, (float) p, soft ? "a" : "chosen", soft ? "b" : "rejected");
+
+	/*
+	 * Once the dimension is known, a row whose arrays are both out of line
+	 * only takes a slot; its arrays are read with the others in bulk.
+	 */
+	if (st->dim > 0)
+	{
+		Size		bytes = ARR_OVERHEAD_NONULLS(1) - VARHDRSZ + sizeof(float) * st->dim;
+
+		if (st->pending == NULL)
+			st->pending = HpToastPairsCreate(agg);
+		Reserve(st, agg, st->n + 1);
+		if (HpToastPairsDefer(st->pending, PG_GETARG_DATUM(1), PG_GETARG_DATUM(2), bytes, st->n))
+		{
+			st->p[st->n++] = (float) p;
+			PG_RETURN_POINTER(st);
+		}
+	}
+
+	aa = PG_GETARG_ARRAYTYPE_P(1);
+	ba = PG_GETARG_ARRAYTYPE_P(2);
+	if (st->dim == 0)
+	{
+		int			da;
+
+		(void) HpArrayFloatsShape(aa, soft ? "a" : "chosen", &da);
+		st->dim = da;
+		st->width = st->pairs ? 2 * da : da;
+	}
+	PairShape(st, aa, ba, &a, &b);
+	Reserve(st, agg, st->n + 1);
+	st->p[st->n] = (float) p;
+	FillRow(st, st->n, a, b);
+	st->n++;
 	PG_RETURN_POINTER(st);
 }
 
@@ -331,6 +384,8 @@ train_combine(PG_FUNCTION_ARGS)
 				 errmsg("training rows have different dimensions: %d and %d", s1->dim, s2->dim)));
 	big = s1->cap >= s2->cap ? s1 : s2;
 	small = big == s1 ? s2 : s1;
+	/* The big state's pending rows keep their slots; the small one's move. */
+	ResolvePending(small);
 	AppendState(big, agg, small);
 	FreeRows(small);
 	PG_RETURN_POINTER(big);
@@ -349,6 +404,8 @@ train_serial(PG_FUNCTION_ARGS)
 	uint16		version = STATE_VERSION;
 
 	AggContext(fcinfo);
+	/* A serialised state is self-contained: no TOAST pointers leave it. */
+	ResolvePending(st);
 	if (size > MaxAllocSize)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -469,6 +526,7 @@ train_final(PG_FUNCTION_ARGS)
 	if (st->n == 0)
 		PG_RETURN_NULL();
 	HpBlasEnsure();
+	ResolvePending(st);
 
 	/* Everything the solver allocates dies with this context. */
 	work = AllocSetContextCreate(CurrentMemoryContext, "hybridpref training",

@@ -1,0 +1,408 @@
+/*
+ * toast_pairs.c: reading many TOASTed pairs of arrays in one pass.
+ *
+ * Embedding columns of 2 kB and more are stored out of line, and fetching
+ * each value through the TOAST index costs an index descent and a heap
+ * fetch per chunk: for a training set it costs more than training.  The
+ * training aggregate instead hands over the TOAST pointers of a row's two
+ * arrays; when the pending values are a large share of their TOAST table,
+ * one sequential scan of that table assembles them all, and the index is
+ * used only for the rest.  Chunks are matched by value OID, which is unique
+ * within a TOAST table among all physically present tuples (new OIDs are
+ * checked against dead ones too), so a chunk found under a wanted OID is
+ * part of that value.  The scan uses the query's snapshot; a value it does
+ * not find whole (say, written later in the same query) is fetched the
+ * usual way, so the result never depends on which path read it.
+ */
+#include "postgres.h"
+
+#include "access/detoast.h"
+#include "access/heapam.h"
+#include "access/heaptoast.h"
+#include "access/relscan.h"
+#include "access/table.h"
+#include "catalog/pg_am_d.h"
+#include "miscadmin.h"
+#include "storage/bufmgr.h"
+#include "utils/memutils.h"
+#include "utils/rel.h"
+#include "utils/snapmgr.h"
+
+#include "hp_pg.h"
+
+/*
+ * Scan the whole TOAST table when the pending values fill at least this
+ * share of it.  A sequential scan reads a chunk several times cheaper than
+ * an index fetch does, with room for the other columns' values it skips.
+ */
+#define SCAN_SHARE 0.25
+
+/* The largest value deferred: its chunks must fit a 64-bit bitmap. */
+#define MAX_CHUNKS 64
+
+/* One pending value: where it lives and how much of it has arrived. */
+typedef struct PendingValue
+{
+	varatt_external ptr;
+	char	   *buf;			/* VARHDRSZ + extsize bytes while assembling */
+	uint64		seen;			/* bitmap of chunks copied */
+} PendingValue;
+
+/* A pending row: its slot in the caller's state and its two values. */
+typedef struct PendingPair
+{
+	int64		row;
+	PendingValue v[2];
+	int			done;			/* values complete */
+} PendingPair;
+
+struct HpToastPairs
+{
+	MemoryContext cxt;
+	PendingPair *pairs;
+	int64		n;
+	int64		cap;
+};
+
+/* A fresh, empty batch living in cxt. */
+HpToastPairs *
+HpToastPairsCreate(MemoryContext cxt)
+{
+	HpToastPairs *tp = MemoryContextAllocZero(cxt, sizeof(HpToastPairs));
+
+	tp->cxt = cxt;
+	return tp;
+}
+
+/* Number of pairs waiting to be read. */
+int64
+HpToastPairsCount(const HpToastPairs *tp)
+{
+	return tp ? tp->n : 0;
+}
+
+/* The on-disk, uncompressed TOAST pointer of d of exactly bytes, if it is one. */
+static bool
+PlainOnDisk(Datum d, Size bytes, varatt_external *ptr)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	if (!VARATT_IS_EXTERNAL_ONDISK(v))
+		return false;
+	VARATT_EXTERNAL_GET_POINTER(*ptr, v);
+	return !VARATT_EXTERNAL_IS_COMPRESSED(*ptr) &&
+		VARATT_EXTERNAL_GET_EXTSIZE(*ptr) == bytes &&
+		(Size) ptr->va_rawsize == bytes + VARHDRSZ &&
+		(bytes + TOAST_MAX_CHUNK_SIZE - 1) / TOAST_MAX_CHUNK_SIZE <= MAX_CHUNKS;
+}
+
+/*
+ * Defer reading a and b for the caller's row when both are uncompressed
+ * out-of-line values of bytes data bytes each; false (nothing kept) when
+ * either must be read the usual way.
+ */
+bool
+HpToastPairsDefer(HpToastPairs *tp, Datum a, Datum b, Size bytes, int64 row)
+{
+	varatt_external pa,
+				pb;
+	PendingPair *pp;
+
+	if (!PlainOnDisk(a, bytes, &pa) || !PlainOnDisk(b, bytes, &pb))
+		return false;
+	if (tp->n == tp->cap)
+	{
+		tp->cap = Max(64, tp->cap * 2);
+		tp->pairs = tp->pairs == NULL
+			? MemoryContextAllocHuge(tp->cxt, sizeof(PendingPair) * tp->cap)
+			: repalloc_huge(tp->pairs, sizeof(PendingPair) * tp->cap);
+	}
+	pp = &tp->pairs[tp->n++];
+	memset(pp, 0, sizeof(PendingPair));
+	pp->row = row;
+	pp->v[0].ptr = pa;
+	pp->v[1].ptr = pb;
+	return true;
+}
+
+/*
+ * Copy one TOAST chunk into its pending value.  Chunks that do not fit
+ * what the pointer promises are ignored: the value then stays incomplete
+ * and is fetched through the index, which reports any corruption.
+ */
+static void
+TakeChunk(PendingValue *pv, MemoryContext cxt, int32 seq, struct varlena *chunk)
+{
+	Size		extsize = VARATT_EXTERNAL_GET_EXTSIZE(pv->ptr);
+	int32		nchunks = (int32) ((extsize + TOAST_MAX_CHUNK_SIZE - 1) / TOAST_MAX_CHUNK_SIZE);
+	Size		want,
+				len;
+
+	if (VARATT_IS_EXTENDED(chunk) && !VARATT_IS_SHORT(chunk))
+		return;
+	if (seq < 0 || seq >= nchunks || (pv->seen & (UINT64CONST(1) << seq)))
+		return;
+	want = seq < nchunks - 1 ? TOAST_MAX_CHUNK_SIZE : extsize - (Size) seq * TOAST_MAX_CHUNK_SIZE;
+	len = VARSIZE_ANY_EXHDR(chunk);
+	if (len != want)
+		return;
+	if (pv->buf == NULL)
+	{
+		pv->buf = MemoryContextAlloc(cxt, VARHDRSZ + extsize);
+		SET_VARSIZE(pv->buf, VARHDRSZ + extsize);
+	}
+	memcpy(pv->buf + VARHDRSZ + (Size) seq * TOAST_MAX_CHUNK_SIZE, VARDATA_ANY(chunk), len);
+	pv->seen |= UINT64CONST(1) << seq;
+}
+
+/* True once every chunk of the value has arrived. */
+static inline bool
+Complete(const PendingValue *pv)
+{
+	Size		extsize = VARATT_EXTERNAL_GET_EXTSIZE(pv->ptr);
+	int			nchunks = (int) ((extsize + TOAST_MAX_CHUNK_SIZE - 1) / TOAST_MAX_CHUNK_SIZE);
+
+	return pv->seen == (nchunks == 64 ? ~UINT64CONST(0) : (UINT64CONST(1) << nchunks) - 1);
+}
+
+/* Hand a finished pair to the caller and release its buffers. */
+static void
+EmitPair(PendingPair *pp, HpToastPairEmit emit, void *arg)
+{
+	emit(arg, pp->row, (struct varlena *) pp->v[0].buf, (struct varlena *) pp->v[1].buf);
+	pfree(pp->v[0].buf);
+	pfree(pp->v[1].buf);
+	pp->v[0].buf = pp->v[1].buf = NULL;
+	pp->done = 2;
+}
+
+/*
+ * Lookup from value OID to pending values: bucket heads and chains (entry
+ * 2 * pair + side, plus one; 0 ends a chain).  TOAST value OIDs come from
+ * a counter, so the OIDs of one table's values are nearly consecutive and
+ * arrive in about the order the rows did: indexing buckets by the OID's
+ * offset from the smallest keeps both the table and the pending values
+ * read in order.  Sparse OIDs (a wrapped counter) hash instead.
+ */
+typedef struct OidIndex
+{
+	Oid			base;
+	uint32		mask;			/* hashing when nonzero */
+	uint32		nbuckets;
+	uint32	   *head;
+	uint32	   *next;
+} OidIndex;
+
+/* Bucket of a value OID, or nbuckets when none can hold it. */
+static inline uint32
+OidBucket(const OidIndex *ix, Oid valueid)
+{
+	if (ix->mask)
+		return (uint32) ((valueid * UINT64CONST(0x9e3779b97f4a7c15)) >> 32) & ix->mask;
+	return valueid - ix->base < ix->nbuckets ? valueid - ix->base : ix->nbuckets;
+}
+
+/* Index the pending values stored in one TOAST table. */
+static void
+BuildOidIndex(OidIndex *ix, const HpToastPairs *tp, Oid toastrelid, int64 nvalues)
+{
+	Oid			lo = InvalidOid,
+				hi = InvalidOid;
+	bool		any = false;
+
+	for (int64 i = 0; i < tp->n; i++)
+		for (int s = 0; s < 2; s++)
+		{
+			const varatt_external *p = &tp->pairs[i].v[s].ptr;
+
+			if (p->va_toastrelid != toastrelid)
+				continue;
+			lo = any ? Min(lo, p->va_valueid) : p->va_valueid;
+			hi = any ? Max(hi, p->va_valueid) : p->va_valueid;
+			any = true;
+		}
+	ix->base = lo;
+	ix->mask = 0;
+	if ((double) hi - lo < 16.0 * nvalues + 1024)
+		ix->nbuckets = hi - lo + 1;
+	else
+	{
+		uint32		size = 1;
+
+		while (size < 2 * nvalues)
+			size <<= 1;
+		ix->nbuckets = size;
+		ix->mask = size - 1;
+	}
+	ix->head = palloc_extended(sizeof(uint32) * (Size) ix->nbuckets, MCXT_ALLOC_HUGE | MCXT_ALLOC_ZERO);
+	ix->next = palloc_extended(sizeof(uint32) * (Size) 2 * tp->n, MCXT_ALLOC_HUGE);
+	/* Backwards, so each chain lists its entries in row order. */
+	for (int64 e = 2 * tp->n - 1; e >= 0; e--)
+	{
+		const varatt_external *p = &tp->pairs[e / 2].v[e % 2].ptr;
+		uint32		b;
+
+		if (p->va_toastrelid != toastrelid)
+			continue;
+		b = OidBucket(ix, p->va_valueid);
+		ix->next[e] = ix->head[b];
+		ix->head[b] = (uint32) (e + 1);
+	}
+}
+
+/*
+ * One sequential scan of a TOAST table, filling the pending values stored
+ * there; finished pairs are emitted as soon as both values are whole, so
+ * only the values in flight are held in memory.
+ */
+static void
+ScanToastTable(HpToastPairs *tp, Oid toastrelid, int64 nvalues,
+			   HpToastPairEmit emit, void *arg, MemoryContext cxt)
+{
+	Relation	rel = try_table_open(toastrelid, AccessShareLock);
+	OidIndex	ix;
+	TableScanDesc scan;
+	HeapTuple	tup;
+	TupleDesc	desc;
+	int64		seen = 0;
+
+	if (rel == NULL)
+		return;
+	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID || RelationGetDescr(rel)->natts != 3)
+	{
+		table_close(rel, AccessShareLock);
+		return;
+	}
+	BuildOidIndex(&ix, tp, toastrelid, nvalues);
+	desc = RelationGetDescr(rel);
+	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
+	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	{
+		bool		isnull;
+		Oid			valueid = DatumGetObjectId(fastgetattr(tup, 1, desc, &isnull));
+		uint32		b = OidBucket(&ix, valueid);
+
+		if ((++seen & 1023) == 0)
+			CHECK_FOR_INTERRUPTS();
+		if (b >= ix.nbuckets)
+			continue;
+		/* Every pending entry of this value: one row may be read twice. */
+		for (uint32 e = ix.head[b]; e != 0; e = ix.next[e - 1])
+		{
+			PendingPair *pp = &tp->pairs[(e - 1) / 2];
+			PendingValue *pv = &pp->v[(e - 1) % 2];
+			Datum		chunk;
+			int32		seq;
+
+			if (pv->ptr.va_valueid != valueid || Complete(pv))
+				continue;
+			seq = DatumGetInt32(fastgetattr(tup, 2, desc, &isnull));
+			chunk = fastgetattr(tup, 3, desc, &isnull);
+			if (isnull)
+				break;
+			TakeChunk(pv, cxt, seq, (struct varlena *) DatumGetPointer(chunk));
+			if (Complete(pv) && ++pp->done == 2)
+				EmitPair(pp, emit, arg);
+		}
+	}
+	table_endscan(scan);
+	table_close(rel, AccessShareLock);
+	pfree(ix.head);
+	pfree(ix.next);
+}
+
+/* Fetch one value through the TOAST index into a fresh buffer. */
+static char *
+FetchValue(const PendingValue *pv)
+{
+	char		ext[VARHDRSZ_EXTERNAL + sizeof(varatt_external)];
+
+	SET_VARTAG_EXTERNAL(ext, VARTAG_ONDISK);
+	memcpy(VARDATA_EXTERNAL(ext), &pv->ptr, sizeof(varatt_external));
+	return (char *) detoast_external_attr((struct varlena *) ext);
+}
+
+/*
+ * Read every pending pair and emit it (row, a, b: whole in-memory values
+ * with 4-byte headers, valid during the call); the batch is empty after.
+ * TOAST tables whose pending values fill a large share of them are read
+ * by one sequential scan each; the other values go through the index.
+ */
+void
+HpToastPairsResolve(HpToastPairs *tp, HpToastPairEmit emit, void *arg)
+{
+	MemoryContext cxt,
+				old;
+	int64		fetched = 0;
+
+	if (tp == NULL || tp->n == 0)
+		return;
+	cxt = AllocSetContextCreate(CurrentMemoryContext, "hybridpref TOAST pairs",
+								ALLOCSET_DEFAULT_SIZES);
+	old = MemoryContextSwitchTo(cxt);
+	if (ActiveSnapshotSet())
+	{
+		/* The distinct TOAST tables, with their pending values and bytes. */
+		Oid			rels[8];
+		int64		count[8] = {0};
+		double		bytes[8] = {0};
+		int			nrels = 0;
+
+		for (int64 i = 0; i < tp->n; i++)
+			for (int s = 0; s < 2; s++)
+			{
+				const varatt_external *p = &tp->pairs[i].v[s].ptr;
+				int			r = 0;
+
+				while (r < nrels && rels[r] != p->va_toastrelid)
+					r++;
+				if (r == nrels && nrels < lengthof(rels))
+					rels[nrels++] = p->va_toastrelid;
+				if (r < nrels)
+				{
+					count[r]++;
+					bytes[r] += VARATT_EXTERNAL_GET_EXTSIZE(*p);
+				}
+			}
+		for (int r = 0; r < nrels; r++)
+		{
+			Relation	rel = try_table_open(rels[r], AccessShareLock);
+			double		relbytes;
+
+			if (rel == NULL)
+				continue;
+			relbytes = (double) RelationGetNumberOfBlocks(rel) * BLCKSZ;
+			table_close(rel, AccessShareLock);
+			if (bytes[r] >= SCAN_SHARE * relbytes)
+				ScanToastTable(tp, rels[r], count[r], emit, arg, cxt);
+		}
+	}
+	/* Whatever the scans did not finish goes through the index. */
+	for (int64 i = 0; i < tp->n; i++)
+	{
+		PendingPair *pp = &tp->pairs[i];
+
+		if (pp->done == 2)
+			continue;
+		for (int s = 0; s < 2; s++)
+		{
+			PendingValue *pv = &pp->v[s];
+
+			if (!Complete(pv))
+			{
+				if (pv->buf)
+					pfree(pv->buf);
+				pv->buf = FetchValue(pv);
+				fetched++;
+			}
+		}
+		EmitPair(pp, emit, arg);
+		if ((i & 255) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	elog(DEBUG1, "hybridpref: read %lld TOASTed arrays, %lld of them through the TOAST index",
+		 (long long) (2 * tp->n), (long long) fetched);
+	MemoryContextSwitchTo(old);
+	MemoryContextDelete(cxt);
+	tp->n = 0;
+}
