@@ -279,6 +279,117 @@ TestCanonicalOrder(void)
 	FreeData(&D);
 }
 
+/*
+ * hp_row_diff: a - b exactly, the key of hp_row_key on the difference, and
+ * NaN, Inf and overflow found wherever they sit (vector body and tail).
+ */
+static void
+TestRowDiff(void)
+{
+	int			dims[] = {1, 3, 15, 16, 17, 31, 33, 512, 600};
+	HpRng		r;
+
+	hp_rng_seed(&r, 17);
+	for (size_t t = 0; t < sizeof(dims) / sizeof(dims[0]); t++)
+	{
+		int			d = dims[t];
+		float	   *a = malloc(sizeof(float) * d),
+				   *b = malloc(sizeof(float) * d),
+				   *x = malloc(sizeof(float) * d);
+		uint64_t	key,
+					key2;
+		bool		same = true;
+
+		for (int j = 0; j < d; j++)
+		{
+			a[j] = (float) hp_rng_normal(&r);
+			b[j] = (float) hp_rng_normal(&r);
+		}
+		CHECK(hp_row_diff(a, b, x, d, 1.0f, &key));
+		for (int j = 0; j < d; j++)
+			same &= (x[j] == a[j] - b[j]);
+		CHECK(same);
+		CHECK(key == hp_row_key(x, d, 1.0f));
+		CHECK(key != hp_row_key(x, d, 0.5f));
+		/* One changed bit anywhere changes the key. */
+		for (int j = 0; j < d; j += (d > 40 ? 37 : 1))
+		{
+			uint32_t	u;
+
+			memcpy(&u, &x[j], 4);
+			u ^= 1u << (j % 32);
+			memcpy(&x[j], &u, 4);
+			key2 = hp_row_key(x, d, 1.0f);
+			u ^= 1u << (j % 32);
+			memcpy(&x[j], &u, 4);
+			CHECK(key2 != key);
+		}
+		/* Non-finite inputs and overflowing differences, first/last/middle. */
+		for (int where = 0; where < 3; where++)
+		{
+			int			j = where == 0 ? 0 : (where == 1 ? d - 1 : d / 2);
+			float		keep = a[j],
+						keepb = b[j];
+
+			a[j] = NAN;
+			CHECK(!hp_row_diff(a, b, x, d, 1.0f, &key2));
+			a[j] = -INFINITY;
+			CHECK(!hp_row_diff(a, b, x, d, 1.0f, &key2));
+			a[j] = 3e38f;
+			b[j] = -3e38f;
+			CHECK(!hp_row_diff(a, b, x, d, 1.0f, &key2));
+			a[j] = keep;
+			b[j] = keepb;
+			CHECK(hp_row_diff(a, b, x, d, 1.0f, &key2) && key2 == key);
+		}
+		free(a);
+		free(b);
+		free(x);
+	}
+}
+
+/*
+ * The radix sort orders by key, then values, then label: rows forced to
+ * share a key (collisions) still come out in one order, whatever the input
+ * order.
+ */
+static void
+TestSortCollisions(void)
+{
+	enum
+	{
+		N = 300, D = 3
+	};
+	float		X[N * D];
+	HpRowRef	a[N],
+				b[N];
+	HpRng		r;
+	bool		same = true,
+				sorted = true;
+
+	hp_rng_seed(&r, 5);
+	for (int i = 0; i < N * D; i++)
+		X[i] = (float) (int) (4 * hp_rng_uniform(&r));	/* many duplicates */
+	for (int i = 0; i < N; i++)
+	{
+		a[i].x = X + i * D;
+		a[i].p = (i % 3) / 2.0f;
+		a[i].key = (uint64_t) (i % 7) << 56 | (i % 2);	/* few distinct keys */
+		b[N - 1 - i] = a[i];
+	}
+	hp_sort_rows(a, N, D);
+	hp_sort_rows(b, N, D);
+	for (int i = 0; i < N; i++)
+	{
+		same &= a[i].key == b[i].key && a[i].p == b[i].p && memcmp(a[i].x, b[i].x, sizeof(float) * D) == 0;
+		if (i > 0)
+			sorted &= a[i - 1].key < a[i].key ||
+				(a[i - 1].key == a[i].key && memcmp(a[i - 1].x, a[i].x, sizeof(float) * D) <= 0);
+	}
+	CHECK(same);
+	CHECK(sorted);
+}
+
 /* Degenerate inputs give finite models, never NaN. */
 static void
 TestDegenerate(void)
@@ -426,6 +537,8 @@ run_train_tests(void)
 	TestEnsemble();
 	TestOrderIndependence();
 	TestCanonicalOrder();
+	TestRowDiff();
+	TestSortCollisions();
 	TestDegenerate();
 	TestSoftLabels();
 }
