@@ -128,6 +128,28 @@ BuildData(FuzzReader *r, Data *D, int n, int dim, bool pairs)
 		refs[i].p = rawp[i];
 		refs[i].key = D->key[i];
 	}
+	/* The aggregate's one-pass row (a - b, key, finiteness) against parts. */
+	if (!pairs)
+	{
+		float	   *d = malloc(sizeof(float) * dim),
+				   *e = malloc(sizeof(float) * dim);
+
+		for (int i = 0; i < n; i++)
+		{
+			const float *a = raw + (size_t) i * dim,
+					   *b = raw + (size_t) ((i + 1) % n) * dim;
+			uint64_t	k;
+			bool		finite = hp_row_diff(a, b, d, dim, rawp[i], &k);
+
+			for (int j = 0; j < dim; j++)
+				e[j] = a[j] - b[j];
+			FUZZ_CHECK(memcmp(d, e, sizeof(float) * dim) == 0, "hp_row_diff row %d is not a - b", i);
+			FUZZ_CHECK(k == hp_row_key(e, dim, rawp[i]), "hp_row_diff key of row %d differs", i);
+			FUZZ_CHECK(finite == hp_all_finite_f(e, dim), "hp_row_diff finiteness of row %d", i);
+		}
+		free(d);
+		free(e);
+	}
 	hp_sort_rows(refs, n, D->width);
 	hp_canonical_order(D->X, D->p, D->key, n, D->width);
 	for (int i = 0; i < n; i++)
