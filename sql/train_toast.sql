@@ -88,6 +88,15 @@ FROM (SELECT t.id, md5(hp.train_reward_model(t.chosen, t.rejected) OVER w::text)
       WHERE t.id <= 40
       WINDOW w AS (ORDER BY t.id ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW)) s;
 
+-- Value OIDs far apart (thousands of other values stored in between) are
+-- matched by hashing rather than by offset; same model.
+CREATE TABLE sparse (id int, chosen real[], rejected real[], p float8);
+INSERT INTO sparse SELECT * FROM inline WHERE id <= 40;
+CREATE TABLE spacer AS SELECT vec(i, 520) AS v FROM generate_series(1, 2500) i;
+INSERT INTO sparse SELECT * FROM inline WHERE id > 40 AND id <= 80;
+SELECT (SELECT hp.train_reward_model(chosen, rejected)::text FROM sparse) =
+       (SELECT hp.train_reward_model(chosen, rejected)::text FROM inline WHERE id <= 80) AS sparse_same;
+
 -- Parallel workers read their rows before shipping them; same model.
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;

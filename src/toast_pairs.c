@@ -223,7 +223,7 @@ BuildOidIndex(OidIndex *ix, const HpToastPairs *tp, Oid toastrelid, int64 nvalue
 		}
 	ix->base = lo;
 	ix->mask = 0;
-	if ((double) hi - lo < 16.0 * nvalues + 1024)
+	if ((double) hi - lo < 8.0 * nvalues + 1024)
 		ix->nbuckets = hi - lo + 1;
 	else
 	{
