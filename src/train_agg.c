@@ -174,7 +174,10 @@ FillRow(TrainState *st, int64 row, const float *a, const float *b)
 	}
 }
 
-/* Check two arrays' shapes and dimensions against each other and the state. */
+/*
+ * Check two arrays' shapes and dimensions against each other and the
+ * state; the first row fixes the state's dimension.
+ */
 static void
 PairShape(TrainState *st, ArrayType *aa, ArrayType *ba, const float **a, const float **b)
 {
@@ -189,7 +192,12 @@ PairShape(TrainState *st, ArrayType *aa, ArrayType *ba, const float **a, const f
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("%s has %d dimensions but %s has %d", an, da, bn, db)));
-	if (st->dim != da)
+	if (st->dim == 0)
+	{
+		st->dim = da;
+		st->width = st->pairs ? 2 * da : da;
+	}
+	else if (st->dim != da)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("training rows have different dimensions: %d and %d", st->dim, da)));
@@ -306,14 +314,6 @@ train_trans(PG_FUNCTION_ARGS)
 
 	aa = PG_GETARG_ARRAYTYPE_P(1);
 	ba = PG_GETARG_ARRAYTYPE_P(2);
-	if (st->dim == 0)
-	{
-		int			da;
-
-		(void) HpArrayFloatsShape(aa, soft ? "a" : "chosen", &da);
-		st->dim = da;
-		st->width = st->pairs ? 2 * da : da;
-	}
 	PairShape(st, aa, ba, &a, &b);
 	Reserve(st, agg, st->n + 1);
 	st->p[st->n] = (float) p;
