@@ -81,6 +81,13 @@ HpToastPairsCount(const HpToastPairs *tp)
 	return tp ? tp->n : 0;
 }
 
+/* Chunks a value of extsize bytes is stored in. */
+static inline int
+ChunkCount(Size extsize)
+{
+	return (int) ((extsize + TOAST_MAX_CHUNK_SIZE - 1) / TOAST_MAX_CHUNK_SIZE);
+}
+
 /* The on-disk, uncompressed TOAST pointer of d of exactly bytes, if it is one. */
 static bool
 PlainOnDisk(Datum d, Size bytes, varatt_external *ptr)
@@ -93,7 +100,7 @@ PlainOnDisk(Datum d, Size bytes, varatt_external *ptr)
 	return !VARATT_EXTERNAL_IS_COMPRESSED(*ptr) &&
 		VARATT_EXTERNAL_GET_EXTSIZE(*ptr) == bytes &&
 		(Size) ptr->va_rawsize == bytes + VARHDRSZ &&
-		(bytes + TOAST_MAX_CHUNK_SIZE - 1) / TOAST_MAX_CHUNK_SIZE <= MAX_CHUNKS;
+		ChunkCount(bytes) <= MAX_CHUNKS;
 }
 
 /*
@@ -134,7 +141,7 @@ static void
 TakeChunk(PendingValue *pv, MemoryContext cxt, int32 seq, struct varlena *chunk)
 {
 	Size		extsize = VARATT_EXTERNAL_GET_EXTSIZE(pv->ptr);
-	int32		nchunks = (int32) ((extsize + TOAST_MAX_CHUNK_SIZE - 1) / TOAST_MAX_CHUNK_SIZE);
+	int32		nchunks = ChunkCount(extsize);
 	Size		want,
 				len;
 
@@ -159,8 +166,7 @@ TakeChunk(PendingValue *pv, MemoryContext cxt, int32 seq, struct varlena *chunk)
 static inline bool
 Complete(const PendingValue *pv)
 {
-	Size		extsize = VARATT_EXTERNAL_GET_EXTSIZE(pv->ptr);
-	int			nchunks = (int) ((extsize + TOAST_MAX_CHUNK_SIZE - 1) / TOAST_MAX_CHUNK_SIZE);
+	int			nchunks = ChunkCount(VARATT_EXTERNAL_GET_EXTSIZE(pv->ptr));
 
 	return pv->seen == (nchunks == 64 ? ~UINT64CONST(0) : (UINT64CONST(1) << nchunks) - 1);
 }
