@@ -97,11 +97,14 @@ INSERT INTO sparse SELECT * FROM inline WHERE id > 40 AND id <= 80;
 SELECT (SELECT hp.train_reward_model(chosen, rejected)::text FROM sparse) =
        (SELECT hp.train_reward_model(chosen, rejected)::text FROM inline WHERE id <= 80) AS sparse_same;
 
--- Parallel workers read their rows before shipping them; same model.
+-- A parallel plan's partial states carry the TOAST pointers, not the
+-- arrays; the Finalize Aggregate reads them all in one pass.  Same model.
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
+EXPLAIN (COSTS OFF)
+SELECT hp.train_reward_model(chosen, rejected, '{"heads": 2}') FROM toasted;
 SELECT hp.train_reward_model(chosen, rejected, '{"heads": 2}')::text AS par FROM toasted \gset
 SET max_parallel_workers_per_gather = 0;
 SELECT :'par' = hp.train_reward_model(chosen, rejected, '{"heads": 2}')::text AS parallel_same FROM toasted;

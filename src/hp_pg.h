@@ -92,13 +92,18 @@ char	   *HpJsonbText(Datum jsonb, size_t *len);
 /*
  * Pairs of TOASTed arrays read in bulk (toast_pairs.c).  The training
  * aggregate defers a row whose two arrays are plain out-of-line values and
- * gets them back, whole, from HpToastPairsResolve.
+ * gets them back, whole, from HpToastPairsResolve; a parallel worker ships
+ * the pointers, not the arrays, to its leader.
  */
 typedef struct HpToastPairs HpToastPairs;
-typedef void (*HpToastPairEmit) (void *arg, int64 row, struct varlena *a, struct varlena *b);
+typedef void (*HpToastPairEmit) (void *arg, int64 index, float p, struct varlena *a, struct varlena *b);
 HpToastPairs *HpToastPairsCreate(MemoryContext cxt);
 int64		HpToastPairsCount(const HpToastPairs *tp);
-bool		HpToastPairsDefer(HpToastPairs *tp, Datum a, Datum b, Size bytes, int64 row);
+bool		HpToastPairsDefer(HpToastPairs *tp, Datum a, Datum b, Size bytes, float p);
+void		HpToastPairsMove(HpToastPairs *dst, HpToastPairs *src);
+Size		HpToastPairsSerialBytes(int64 count);
+char	   *HpToastPairsSerialize(const HpToastPairs *tp, char *out);
+const char *HpToastPairsDeserialize(HpToastPairs *tp, const char *in, int64 count);
 void		HpToastPairsResolve(HpToastPairs *tp, HpToastPairEmit emit, void *arg);
 
 #endif

@@ -48,13 +48,16 @@ typedef struct PendingValue
 	uint64		seen;			/* bitmap of chunks copied */
 } PendingValue;
 
-/* A pending row: its slot in the caller's state and its two values. */
+/* A pending row: its label and its two values. */
 typedef struct PendingPair
 {
-	int64		row;
 	PendingValue v[2];
+	float		p;
 	int			done;			/* values complete */
 } PendingPair;
+
+/* Bytes of one serialised pair: its two TOAST pointers and its label. */
+#define PAIR_BYTES (2 * sizeof(varatt_external) + sizeof(float))
 
 struct HpToastPairs
 {
@@ -103,20 +106,12 @@ PlainOnDisk(Datum d, Size bytes, varatt_external *ptr)
 		ChunkCount(bytes) <= MAX_CHUNKS;
 }
 
-/*
- * Defer reading a and b for the caller's row when both are uncompressed
- * out-of-line values of bytes data bytes each; false (nothing kept) when
- * either must be read the usual way.
- */
-bool
-HpToastPairsDefer(HpToastPairs *tp, Datum a, Datum b, Size bytes, int64 row)
+/* Append a pending pair of two pointers and a label. */
+static void
+AddPair(HpToastPairs *tp, const varatt_external *pa, const varatt_external *pb, float p)
 {
-	varatt_external pa,
-				pb;
 	PendingPair *pp;
 
-	if (!PlainOnDisk(a, bytes, &pa) || !PlainOnDisk(b, bytes, &pb))
-		return false;
 	if (tp->n == tp->cap)
 	{
 		tp->cap = Max(64, tp->cap * 2);
@@ -126,10 +121,79 @@ HpToastPairsDefer(HpToastPairs *tp, Datum a, Datum b, Size bytes, int64 row)
 	}
 	pp = &tp->pairs[tp->n++];
 	memset(pp, 0, sizeof(PendingPair));
-	pp->row = row;
-	pp->v[0].ptr = pa;
-	pp->v[1].ptr = pb;
+	pp->v[0].ptr = *pa;
+	pp->v[1].ptr = *pb;
+	pp->p = p;
+}
+
+/*
+ * Defer reading a and b (a row labelled p) when both are uncompressed
+ * out-of-line values of bytes data bytes each; false (nothing kept) when
+ * either must be read the usual way.
+ */
+bool
+HpToastPairsDefer(HpToastPairs *tp, Datum a, Datum b, Size bytes, float p)
+{
+	varatt_external pa,
+				pb;
+
+	if (!PlainOnDisk(a, bytes, &pa) || !PlainOnDisk(b, bytes, &pb))
+		return false;
+	AddPair(tp, &pa, &pb, p);
 	return true;
+}
+
+/* Move every pending pair of src to the end of dst; src is left empty. */
+void
+HpToastPairsMove(HpToastPairs *dst, HpToastPairs *src)
+{
+	for (int64 i = 0; i < src->n; i++)
+		AddPair(dst, &src->pairs[i].v[0].ptr, &src->pairs[i].v[1].ptr, src->pairs[i].p);
+	src->n = 0;
+}
+
+/* Bytes HpToastPairsSerialize writes for count pairs. */
+Size
+HpToastPairsSerialBytes(int64 count)
+{
+	return (Size) count * PAIR_BYTES;
+}
+
+/*
+ * Write the pending pairs (pointers and labels, no data) at out; returns
+ * the end.  Only for a process of the same database and snapshot: a
+ * parallel worker's state on its way to the leader.
+ */
+char *
+HpToastPairsSerialize(const HpToastPairs *tp, char *out)
+{
+	for (int64 i = 0; i < HpToastPairsCount(tp); i++)
+	{
+		memcpy(out, &tp->pairs[i].v[0].ptr, sizeof(varatt_external));
+		memcpy(out + sizeof(varatt_external), &tp->pairs[i].v[1].ptr, sizeof(varatt_external));
+		memcpy(out + 2 * sizeof(varatt_external), &tp->pairs[i].p, sizeof(float));
+		out += PAIR_BYTES;
+	}
+	return out;
+}
+
+/* Append count pairs written by HpToastPairsSerialize; returns the end. */
+const char *
+HpToastPairsDeserialize(HpToastPairs *tp, const char *in, int64 count)
+{
+	for (int64 i = 0; i < count; i++)
+	{
+		varatt_external pa,
+					pb;
+		float		p;
+
+		memcpy(&pa, in, sizeof(varatt_external));
+		memcpy(&pb, in + sizeof(varatt_external), sizeof(varatt_external));
+		memcpy(&p, in + 2 * sizeof(varatt_external), sizeof(float));
+		AddPair(tp, &pa, &pb, p);
+		in += PAIR_BYTES;
+	}
+	return in;
 }
 
 /*
@@ -173,9 +237,9 @@ Complete(const PendingValue *pv)
 
 /* Hand a finished pair to the caller and release its buffers. */
 static void
-EmitPair(PendingPair *pp, HpToastPairEmit emit, void *arg)
+EmitPair(HpToastPairs *tp, PendingPair *pp, HpToastPairEmit emit, void *arg)
 {
-	emit(arg, pp->row, (struct varlena *) pp->v[0].buf, (struct varlena *) pp->v[1].buf);
+	emit(arg, pp - tp->pairs, pp->p, (struct varlena *) pp->v[0].buf, (struct varlena *) pp->v[1].buf);
 	pfree(pp->v[0].buf);
 	pfree(pp->v[1].buf);
 	pp->v[0].buf = pp->v[1].buf = NULL;
@@ -308,7 +372,7 @@ ScanToastTable(HpToastPairs *tp, Oid toastrelid, int64 nvalues,
 				break;
 			TakeChunk(pv, cxt, seq, (struct varlena *) DatumGetPointer(chunk));
 			if (Complete(pv) && ++pp->done == 2)
-				EmitPair(pp, emit, arg);
+				EmitPair(tp, pp, emit, arg);
 		}
 	}
 	table_endscan(scan);
@@ -329,8 +393,9 @@ FetchValue(const PendingValue *pv)
 }
 
 /*
- * Read every pending pair and emit it (row, a, b: whole in-memory values
- * with 4-byte headers, valid during the call); the batch is empty after.
+ * Read every pending pair and emit it (its index in the batch, its label,
+ * and a and b: whole in-memory values with 4-byte headers, valid during
+ * the call); the batch is empty after.
  * TOAST tables whose pending values fill a large share of them are read
  * by one sequential scan each; the other values go through the index.
  */
@@ -402,7 +467,7 @@ HpToastPairsResolve(HpToastPairs *tp, HpToastPairEmit emit, void *arg)
 				fetched++;
 			}
 		}
-		EmitPair(pp, emit, arg);
+		EmitPair(tp, pp, emit, arg);
 		if ((i & 255) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}

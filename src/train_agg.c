@@ -4,9 +4,13 @@
  * The state keeps every row's difference vector (float32), label and
  * content key.  It is STYPE internal on purpose: it holds the
  * training data itself, which is not meant to travel between nodes (the
- * iterative trainer is the distributed path).  Parallel workers ship it
- * through serial/deserial; the final function sorts rows canonically so
- * the model does not depend on the plan.
+ * iterative trainer is the distributed path).  Rows whose arrays are both
+ * out of line wait as TOAST pointers and are read in bulk at the final
+ * step (toast_pairs.c).  A partial aggregate of a parallel plan ships its
+ * state through serial/deserial with waiting rows as pointers (the
+ * query's Finalize Aggregate reads them, same database and snapshot);
+ * every other serialised state is self-contained.  The final function
+ * sorts rows canonically so the model does not depend on the plan.
  */
 #include "postgres.h"
 
@@ -15,6 +19,7 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "nodes/execnodes.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/fmgrprotos.h"
@@ -28,7 +33,8 @@
 #include "hp_train.h"
 
 #define STATE_MAGIC 0x48505453	/* "HPTS" */
-#define STATE_VERSION 2
+#define STATE_VERSION 3
+#define STATE_HEADER 32
 #define HUGE_PAGE_BYTES (2 * 1024 * 1024)
 
 /*
@@ -42,11 +48,12 @@ typedef struct TrainState
 	int			dim;			/* 0 until the first row */
 	bool		pairs;			/* arch mlp: rows hold a and b, not a - b */
 	int			width;			/* floats per row: dim, or 2*dim for pairs */
-	int64		n;
+	int64		n;				/* rows in x, p, key */
 	int64		cap;
+	int64		base;			/* while reading waiting rows: their first slot */
 	bool		soft;			/* (a, b, p_a) form: names rows a and b */
 	char	   *options;		/* canonical options JSON, or NULL */
-	HpToastPairs *pending;		/* rows whose arrays are still in TOAST */
+	HpToastPairs *pending;		/* rows still in TOAST, not yet in x */
 	float	   *x;				/* cap x width */
 	float	   *p;
 	uint64	   *key;
@@ -80,6 +87,8 @@ RowBytes(const TrainState *st)
 static void
 CheckLimit(const TrainState *st, int64 n)
 {
+	if (st->dim == 0)
+		return;
 	if ((Size) n * RowBytes(st) > (Size) hp_max_train_memory_kb * 1024)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -203,24 +212,39 @@ PairShape(TrainState *st, ArrayType *aa, ArrayType *ba, const float **a, const f
 				 errmsg("training rows have different dimensions: %d and %d", st->dim, da)));
 }
 
-/* HpToastPairsResolve callback: a deferred row's arrays have been read. */
+/* HpToastPairsResolve callback: a waiting row's arrays have been read. */
 static void
-FillDeferred(void *arg, int64 row, struct varlena *a, struct varlena *b)
+FillDeferred(void *arg, int64 index, float p, struct varlena *a, struct varlena *b)
 {
 	TrainState *st = (TrainState *) arg;
+	int64		row = st->base + index;
 	const float *af,
 			   *bf;
 
 	PairShape(st, (ArrayType *) a, (ArrayType *) b, &af, &bf);
+	st->p[row] = p;
 	FillRow(st, row, af, bf);
 }
 
-/* Read the rows still waiting in TOAST into their slots. */
+/* Read the rows still waiting in TOAST into new slots after the others. */
 static void
-ResolvePending(TrainState *st)
+ResolvePending(TrainState *st, MemoryContext agg)
 {
-	if (HpToastPairsCount(st->pending) > 0)
-		HpToastPairsResolve(st->pending, FillDeferred, st);
+	int64		k = HpToastPairsCount(st->pending);
+
+	if (k == 0)
+		return;
+	Reserve(st, agg, st->n + k);
+	st->base = st->n;
+	HpToastPairsResolve(st->pending, FillDeferred, st);
+	st->n += k;
+}
+
+/* Rows held, read or waiting. */
+static inline int64
+AllRows(const TrainState *st)
+{
+	return st->n + HpToastPairsCount(st->pending);
 }
 
 /* Parse an options jsonb (failing early on bad options) and keep its text. */
@@ -296,20 +320,17 @@ train_trans(PG_FUNCTION_ARGS)
 
 	/*
 	 * Once the dimension is known, a row whose arrays are both out of line
-	 * only takes a slot; its arrays are read with the others in bulk.
+	 * only leaves their pointers; they are read with the others in bulk.
 	 */
+	CheckLimit(st, AllRows(st) + 1);
 	if (st->dim > 0)
 	{
 		Size		bytes = ARR_OVERHEAD_NONULLS(1) - VARHDRSZ + sizeof(float) * st->dim;
 
 		if (st->pending == NULL)
 			st->pending = HpToastPairsCreate(agg);
-		Reserve(st, agg, st->n + 1);
-		if (HpToastPairsDefer(st->pending, PG_GETARG_DATUM(1), PG_GETARG_DATUM(2), bytes, st->n))
-		{
-			st->p[st->n++] = (float) p;
+		if (HpToastPairsDefer(st->pending, PG_GETARG_DATUM(1), PG_GETARG_DATUM(2), bytes, (float) p))
 			PG_RETURN_POINTER(st);
-		}
 	}
 
 	aa = PG_GETARG_ARRAYTYPE_P(1);
@@ -324,13 +345,19 @@ train_trans(PG_FUNCTION_ARGS)
 
 /* Append every row of src to dst. */
 static void
-AppendState(TrainState *dst, MemoryContext agg, const TrainState *src)
+AppendRows(TrainState *dst, MemoryContext agg, const TrainState *src)
 {
 	Reserve(dst, agg, dst->n + src->n);
 	memcpy(dst->x + (Size) dst->n * dst->width, src->x, sizeof(float) * dst->width * src->n);
 	memcpy(dst->p + dst->n, src->p, sizeof(float) * src->n);
 	memcpy(dst->key + dst->n, src->key, sizeof(uint64) * src->n);
 	dst->n += src->n;
+	if (HpToastPairsCount(src->pending) > 0)
+	{
+		if (dst->pending == NULL)
+			dst->pending = HpToastPairsCreate(agg);
+		HpToastPairsMove(dst->pending, src->pending);
+	}
 }
 
 /* Release a state's row arrays (its rows now live elsewhere). */
@@ -374,9 +401,9 @@ train_combine(PG_FUNCTION_ARGS)
 		s1->options = s2->options;
 	if (s2->options == NULL)
 		s2->options = s1->options;
-	if (s2->n == 0)
+	if (AllRows(s2) == 0)
 		PG_RETURN_POINTER(s1);
-	if (s1->n == 0)
+	if (AllRows(s1) == 0)
 		PG_RETURN_POINTER(s2);
 	if (s1->dim != s2->dim || s1->pairs != s2->pairs)
 		ereport(ERROR,
@@ -384,28 +411,51 @@ train_combine(PG_FUNCTION_ARGS)
 				 errmsg("training rows have different dimensions: %d and %d", s1->dim, s2->dim)));
 	big = s1->cap >= s2->cap ? s1 : s2;
 	small = big == s1 ? s2 : s1;
-	/* The big state's pending rows keep their slots; the small one's move. */
-	ResolvePending(small);
-	AppendState(big, agg, small);
+	CheckLimit(big, AllRows(big) + AllRows(small));
+	AppendRows(big, agg, small);
 	FreeRows(small);
 	PG_RETURN_POINTER(big);
 }
 
-/* Serialise a state into a versioned bytea. */
+/*
+ * True when this serialisation feeds the Finalize Aggregate of the same
+ * plan (PostgreSQL's partial aggregation, in a worker or in the leader):
+ * there TOAST pointers stay valid.  A caller that wraps the aggregate in
+ * one of its own (Citus's worker_partial_agg runs an Agg node that does
+ * not split) gets the arrays themselves.
+ */
+static bool
+SerialForSameQuery(FunctionCallInfo fcinfo)
+{
+	return fcinfo->context != NULL && IsA(fcinfo->context, AggState) &&
+		DO_AGGSPLIT_SERIALIZE(((AggState *) fcinfo->context)->aggsplit);
+}
+
+/*
+ * Serialise a state into a versioned bytea: header, options, rows, then
+ * the rows still in TOAST as pointers.  Such rows are kept only for the
+ * same query's Finalize Aggregate (SerialForSameQuery), which reads them
+ * all in one pass; anywhere else they are read first, so the bytes stand
+ * alone wherever they go.
+ */
 Datum
 train_serial(PG_FUNCTION_ARGS)
 {
+	MemoryContext agg = AggContext(fcinfo);
 	TrainState *st = (TrainState *) PG_GETARG_POINTER(0);
 	int32		optlen = st->options ? (int32) strlen(st->options) : -1;
-	Size		size = VARHDRSZ + 24 + Max(optlen, 0) + (Size) st->n * RowBytes(st);
+	int64		npend;
+	Size		size;
 	bytea	   *out;
 	char	   *p;
 	uint32		magic = STATE_MAGIC;
 	uint16		version = STATE_VERSION;
 
-	AggContext(fcinfo);
-	/* A serialised state is self-contained: no TOAST pointers leave it. */
-	ResolvePending(st);
+	if (!SerialForSameQuery(fcinfo))
+		ResolvePending(st, agg);
+	npend = HpToastPairsCount(st->pending);
+	size = VARHDRSZ + STATE_HEADER + Max(optlen, 0) + (Size) st->n * RowBytes(st) +
+		HpToastPairsSerialBytes(npend);
 	if (size > MaxAllocSize)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
@@ -417,11 +467,12 @@ train_serial(PG_FUNCTION_ARGS)
 	memcpy(p, &magic, 4);
 	memcpy(p + 4, &version, 2);
 	p[6] = st->pairs ? 1 : 0;
-	p[7] = 0;
+	p[7] = st->soft ? 1 : 0;
 	memcpy(p + 8, &st->dim, 4);
 	memcpy(p + 12, &st->n, 8);
 	memcpy(p + 20, &optlen, 4);
-	p += 24;
+	memcpy(p + 24, &npend, 8);
+	p += STATE_HEADER;
 	if (optlen > 0)
 	{
 		memcpy(p, st->options, optlen);
@@ -434,7 +485,9 @@ train_serial(PG_FUNCTION_ARGS)
 		memcpy(p, st->p, sizeof(float) * st->n);
 		p += sizeof(float) * st->n;
 		memcpy(p, st->key, sizeof(uint64) * st->n);
+		p += sizeof(uint64) * st->n;
 	}
+	(void) HpToastPairsSerialize(st->pending, p);
 	PG_RETURN_BYTEA_P(out);
 }
 
@@ -450,22 +503,25 @@ train_deserial(PG_FUNCTION_ARGS)
 	uint32		magic;
 	uint16		version;
 	int32		optlen;
-	int64		n;
+	int64		n,
+				npend;
 	int			dim;
 
-	if (len < 24)
+	if (len < STATE_HEADER)
 		goto corrupt;
 	memcpy(&magic, p, 4);
 	memcpy(&version, p + 4, 2);
 	memcpy(&dim, p + 8, 4);
 	memcpy(&n, p + 12, 8);
 	memcpy(&optlen, p + 20, 4);
+	memcpy(&npend, p + 24, 8);
 	if (magic != STATE_MAGIC || version != STATE_VERSION || dim < 0 || dim > HP_MAX_DIM ||
-		n < 0 || optlen < -1 || (Size) Max(optlen, 0) > len - 24)
+		n < 0 || npend < 0 || optlen < -1 || (Size) Max(optlen, 0) > len - STATE_HEADER)
 		goto corrupt;
 	st->pairs = p[6] == 1;
-	p += 24;
-	len -= 24;
+	st->soft = p[7] == 1;
+	p += STATE_HEADER;
+	len -= STATE_HEADER;
 	st->dim = dim;
 	st->width = st->pairs ? 2 * dim : dim;
 	if (optlen >= 0)
@@ -476,7 +532,13 @@ train_deserial(PG_FUNCTION_ARGS)
 		p += optlen;
 		len -= optlen;
 	}
-	if (dim == 0 ? (n != 0 || len != 0) : (len % RowBytes(st) != 0 || (Size) n != len / RowBytes(st)))
+	if (dim == 0)
+	{
+		if (n != 0 || npend != 0 || len != 0)
+			goto corrupt;
+	}
+	else if ((Size) npend > len / HpToastPairsSerialBytes(1) ||
+			 len - HpToastPairsSerialBytes(npend) != (Size) n * RowBytes(st))
 		goto corrupt;
 	if (n > 0)
 	{
@@ -486,7 +548,13 @@ train_deserial(PG_FUNCTION_ARGS)
 		memcpy(st->p, p, sizeof(float) * n);
 		p += sizeof(float) * n;
 		memcpy(st->key, p, sizeof(uint64) * n);
+		p += sizeof(uint64) * n;
 		st->n = n;
+	}
+	if (npend > 0)
+	{
+		st->pending = HpToastPairsCreate(agg);
+		(void) HpToastPairsDeserialize(st->pending, p, npend);
 	}
 	PG_RETURN_POINTER(st);
 
@@ -507,7 +575,8 @@ Datum
 train_final(PG_FUNCTION_ARGS)
 {
 	TrainState *st;
-	MemoryContext work,
+	MemoryContext agg,
+				work,
 				old;
 	HpTrainSet	ts;
 	HpTrainOptions opt;
@@ -519,14 +588,14 @@ train_final(PG_FUNCTION_ARGS)
 	char	   *canonical = NULL;
 	Datum		result;
 
-	AggContext(fcinfo);
+	agg = AggContext(fcinfo);
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
 	st = (TrainState *) PG_GETARG_POINTER(0);
-	if (st->n == 0)
+	if (AllRows(st) == 0)
 		PG_RETURN_NULL();
 	HpBlasEnsure();
-	ResolvePending(st);
+	ResolvePending(st, agg);
 
 	/* Everything the solver allocates dies with this context. */
 	work = AllocSetContextCreate(CurrentMemoryContext, "hybridpref training",
