@@ -537,9 +537,16 @@ train_deserial(PG_FUNCTION_ARGS)
 		if (n != 0 || npend != 0 || len != 0)
 			goto corrupt;
 	}
-	else if ((Size) npend > len / HpToastPairsSerialBytes(1) ||
-			 len - HpToastPairsSerialBytes(npend) != (Size) n * RowBytes(st))
-		goto corrupt;
+	else
+	{
+		Size		rows;
+
+		if ((Size) npend > len / HpToastPairsSerialBytes(1))
+			goto corrupt;
+		rows = len - HpToastPairsSerialBytes(npend);
+		if (rows % RowBytes(st) != 0 || (Size) n != rows / RowBytes(st))
+			goto corrupt;
+	}
 	if (n > 0)
 	{
 		Reserve(st, agg, n);
