@@ -535,7 +535,8 @@ INSERT INTO bi.cases (fn, input, q) VALUES
 ('hp.priority_gap', 'mean_diff near 1e200: the gap', $$SELECT round(gap::numeric, 4) FROM hp.priority_gap('{x,y}', ARRAY['{"mean_diff": [2e200, 0]}', '{"mean_diff": [0, 1e200]}']::jsonb[]) WHERE i = 'x'$$),
 ('hp.priority_gap', 'mean_diff near 1e-200: the gap', $$SELECT round(gap::numeric, 4) FROM hp.priority_gap('{x,y}', ARRAY['{"mean_diff": [2e-200, 0]}', '{"mean_diff": [0, 1e-200]}']::jsonb[]) WHERE i = 'x'$$),
 ('hp.train_ppm', 'scores near 1e300', $$SELECT hp.train_ppm(ARRAY[id % 3, id % 2]::float8[], 1e300 * (id % 5), '{"vocab": ["a", "b"], "n": 10}') FROM bi.pairs$$),
-('hp.route_gain', 'n 1e-300', $$SELECT hp.route_gain(bi.m('ppm'), '{f:a}', 1e-300)$$);
+('hp.route_gain', 'n 1e-300: representable gain', $$SELECT hp.route_gain(bi.m('ppm'), '{f:a}', 1e-300)$$),
+('hp.route_gain', 'n 1e-310: gain overflows', $$SELECT hp.route_gain(bi.m('ppm'), '{f:a}', 1e-310)$$);
 
 -- (hp.train_reward_model_iterative reports each pass in a NOTICE.)
 SET client_min_messages = warning;

@@ -81,7 +81,7 @@ double		hp_ppm_predict(const HpPpm *p, const double *v);
 
 /*
  * f(scale * b) - f(0) for the indicator vector b of the nnz distinct
- * vocabulary indices idx: scale * sum beta_j + scale^2 * sum_jk Q_jk.
+ * vocabulary indices idx: sum_j scale beta_j + sum_jk (scale Q_jk) scale.
  */
 double		hp_ppm_gain(const HpPpm *p, const int32_t *idx, int nnz, double scale);
 

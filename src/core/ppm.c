@@ -1180,20 +1180,25 @@ hp_ppm_predict(const HpPpm *p, const double *v)
 double
 hp_ppm_gain(const HpPpm *p, const int32_t *idx, int nnz, double scale)
 {
-	double		lin = 0,
-				q = 0;
+	double		g = 0;
 
+	/*
+	 * Each term is scaled before it is summed, (scale Q_jk) scale, as f
+	 * itself forms them: summing the coefficients first can overflow
+	 * where every term of f is finite (large coefficients, small scale),
+	 * and scale^2 can overflow where (scale Q_jk) scale does not.
+	 */
 	for (int a = 0; a < nnz; a++)
-		lin += p->beta[idx[a]];
+		g += scale * p->beta[idx[a]];
 	if (p->quad)
 		for (int a = 0; a < nnz; a++)
 		{
 			const double *row = p->quad + (size_t) idx[a] * p->K;
 
 			for (int b = 0; b < nnz; b++)
-				q += row[idx[b]];
+				g += (scale * row[idx[b]]) * scale;
 		}
-	return scale * lin + scale * scale * q;
+	return g;
 }
 
 /* int32 order, for qsort. */

@@ -710,24 +710,23 @@ Route(FuzzReader *r, const HpPpm *p, uint8_t flags)
 					gm = 0;
 
 		FUZZ_CHECK(SameBits(g, gain[i]), "route_gains[%lld] = %g, ppm_gain = %g", (long long) i, gain[i], g);
-		if (nnz == 0 && isfinite(scale * scale))	/* s^2 * 0 is NaN when s^2 overflows */
+		if (nnz == 0)
 			FUZZ_CHECK(g == 0.0, "gain of an empty feature set is %g", g);
-		if (!isfinite(scale * scale) || !PpmFinite(p))
-			continue;			/* the core forms s^2 even for a linear PPM */
+		if (!isfinite(scale) || !PpmFinite(p))
+			continue;
 		for (int a = 0; a < nnz; a++)
 		{
-			lin += p->beta[idx[off[i] + a]];
-			/* the sums are formed unscaled, then scaled */
-			gm += fabs(scale * p->beta[idx[off[i] + a]]) + fabs(p->beta[idx[off[i] + a]]);
+			/* every term is scaled before it is summed */
+			lin += scale * p->beta[idx[off[i] + a]];
+			gm += fabs(scale * p->beta[idx[off[i] + a]]);
 			if (p->quad)
 				for (int c = 0; c < nnz; c++)
 				{
-					q += p->quad[idx[off[i] + a] * K + idx[off[i] + c]];
-					gm += fabs(scale * scale * p->quad[idx[off[i] + a] * K + idx[off[i] + c]]) +
-						fabs(p->quad[idx[off[i] + a] * K + idx[off[i] + c]]);
+					q += (scale * p->quad[idx[off[i] + a] * K + idx[off[i] + c]]) * scale;
+					gm += fabs((scale * p->quad[idx[off[i] + a] * K + idx[off[i] + c]]) * scale);
 				}
 		}
-		CheckClose(g, scale * lin + scale * scale * q, gm, "gain");
+		CheckClose(g, lin + q, gm, "gain");
 		memset(v, 0, sizeof(v));
 		for (int a = 0; a < nnz; a++)
 			v[idx[off[i] + a]] = scale;
