@@ -11,8 +11,9 @@
  * within a TOAST table among all physically present tuples (new OIDs are
  * checked against dead ones too), so a chunk found under a wanted OID is
  * part of that value.  The scan uses the query's snapshot; a value it does
- * not find whole (say, written later in the same query) is fetched the
- * usual way, so the result never depends on which path read it.
+ * not find whole (say, one stored after that snapshot was taken) is
+ * fetched the usual way, so the result never depends on which path read
+ * it.
  */
 #include "postgres.h"
 
