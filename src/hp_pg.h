@@ -92,8 +92,9 @@ char	   *HpJsonbText(Datum jsonb, size_t *len);
 /*
  * Pairs of TOASTed arrays read in bulk (toast_pairs.c).  The training
  * aggregate defers a row whose two arrays are plain out-of-line values and
- * gets them back, whole, from HpToastPairsResolve; a parallel worker ships
- * the pointers, not the arrays, to its leader.
+ * gets them back, whole, from HpToastPairsResolve; a partial aggregate
+ * ships the pointers, not the arrays, to the same query's Finalize
+ * Aggregate.
  */
 typedef struct HpToastPairs HpToastPairs;
 typedef void (*HpToastPairEmit) (void *arg, int64 index, float p, struct varlena *a, struct varlena *b);

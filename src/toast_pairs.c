@@ -162,8 +162,9 @@ HpToastPairsSerialBytes(int64 count)
 
 /*
  * Write the pending pairs (pointers and labels, no data) at out; returns
- * the end.  Only for a process of the same database and snapshot: a
- * parallel worker's state on its way to the leader.
+ * the end.  Only for a reader with the same database and snapshot: a
+ * partial aggregate's state on its way to the same query's Finalize
+ * Aggregate.
  */
 char *
 HpToastPairsSerialize(const HpToastPairs *tp, char *out)
