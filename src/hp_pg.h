@@ -14,6 +14,13 @@
 /* GUCs (hybridpref.c) */
 extern int	hp_blas_threads;
 extern int	hp_max_train_memory_kb;
+extern int	hp_keep_train_memory_kb;
+
+/* The training row store's memory, kept between trainings (train_arena.c). */
+void	   *HpArenaAcquire(MemoryContext ctx, Size bytes);
+bool		HpArenaOwns(const void *ptr);
+void	   *HpArenaResize(void *ptr, Size bytes);
+void		HpArenaRelease(void *ptr);
 
 /* Make sure OpenBLAS is loaded in this backend (never the postmaster). */
 void		HpBlasEnsure(void);

@@ -17,6 +17,7 @@ PG_MODULE_MAGIC;
 
 int			hp_blas_threads = 1;
 int			hp_max_train_memory_kb = 1024 * 1024;
+int			hp_keep_train_memory_kb = 256 * 1024;
 
 void		_PG_init(void);
 
@@ -70,6 +71,14 @@ _PG_init(void)
 							"Training above it fails with an error; use hp.train_reward_model_iterative for larger data.",
 							&hp_max_train_memory_kb,
 							1024 * 1024, 64, MAX_KILOBYTES,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("hybridpref.keep_train_memory",
+							"Largest training row store a backend keeps mapped between trainings.",
+							"Kept memory is marked MADV_FREE while idle, so the kernel reclaims it under memory pressure; 0 frees it after every training.",
+							&hp_keep_train_memory_kb,
+							256 * 1024, 0, MAX_KILOBYTES,
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 

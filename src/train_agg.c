@@ -38,10 +38,12 @@
 #define HUGE_PAGE_BYTES (2 * 1024 * 1024)
 
 /*
- * Rows live in three parallel arrays that grow by doubling.  Large
- * reallocations are remapped by the C library rather than copied, and the
- * final function can hand the arrays to the solver after ordering them in
- * place, so the training data is written exactly once.
+ * Rows live in three parallel arrays that grow by doubling.  The values,
+ * nearly all the bytes, go to the backend's kept arena when it is free
+ * (train_arena.c), so repeated trainings do not fault fresh pages in.
+ * Large reallocations are remapped rather than copied, and the final
+ * function can hand the arrays to the solver after ordering them in place,
+ * so the training data is written exactly once.
  */
 typedef struct TrainState
 {
@@ -133,17 +135,23 @@ Reserve(TrainState *st, MemoryContext agg, int64 need)
 	cap = Max(Min(cap, limit), need);
 	if (st->x == NULL)
 	{
-		st->x = MemoryContextAllocHuge(agg, sizeof(float) * st->width * cap);
+		st->x = HpArenaAcquire(agg, sizeof(float) * st->width * cap);
+		if (st->x == NULL)
+			st->x = MemoryContextAllocHuge(agg, sizeof(float) * st->width * cap);
 		st->p = MemoryContextAllocHuge(agg, sizeof(float) * cap);
 		st->key = MemoryContextAllocHuge(agg, sizeof(uint64) * cap);
 	}
 	else
 	{
-		st->x = repalloc_huge(st->x, sizeof(float) * st->width * cap);
+		if (HpArenaOwns(st->x))
+			st->x = HpArenaResize(st->x, sizeof(float) * st->width * cap);
+		else
+			st->x = repalloc_huge(st->x, sizeof(float) * st->width * cap);
 		st->p = repalloc_huge(st->p, sizeof(float) * cap);
 		st->key = repalloc_huge(st->key, sizeof(uint64) * cap);
 	}
-	AdviseHugePages(st->x, sizeof(float) * st->width * cap);
+	if (!HpArenaOwns(st->x))
+		AdviseHugePages(st->x, sizeof(float) * st->width * cap);
 	st->cap = cap;
 }
 
@@ -366,7 +374,10 @@ FreeRows(TrainState *st)
 {
 	if (st->x)
 	{
-		pfree(st->x);
+		if (HpArenaOwns(st->x))
+			HpArenaRelease(st->x);
+		else
+			pfree(st->x);
 		pfree(st->p);
 		pfree(st->key);
 	}
@@ -409,7 +420,11 @@ train_combine(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("training rows have different dimensions: %d and %d", s1->dim, s2->dim)));
-	big = s1->cap >= s2->cap ? s1 : s2;
+	/* The state in the kept arena absorbs (it grows without faults). */
+	if (HpArenaOwns(s1->x) || HpArenaOwns(s2->x))
+		big = HpArenaOwns(s1->x) ? s1 : s2;
+	else
+		big = s1->cap >= s2->cap ? s1 : s2;
 	small = big == s1 ? s2 : s1;
 	CheckLimit(big, AllRows(big) + AllRows(small));
 	AppendRows(big, agg, small);
