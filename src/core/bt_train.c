@@ -5,7 +5,10 @@
  * every head at once (sgemv for a single head), which is what makes an
  * ensemble of 8 cost far less than 8 separate fits.  Each head keeps its own
  * CG state, step length and convergence flag.  Passes are blocked by rows so
- * cancel requests are honoured between blocks.
+ * cancel requests are honoured between blocks.  Where a pass needs both
+ * X V^T and then S^T X (a Hessian product; the trial step with the gradient
+ * at its end), the two run block by block while the block is in cache, so
+ * the rows are read from memory once: reading them is what costs.
  */
 #include "hp_train.h"
 
@@ -17,6 +20,8 @@
 
 /* About 64 MB of float data per block: bounds cancel latency at any dim. */
 #define BLOCK_FLOATS (16 * 1024 * 1024)
+/* About 256 kB per fused block: stays in L2 between its two products. */
+#define SWEEP_FLOATS (64 * 1024)
 #define MAX_CG 250
 #define ARMIJO 1e-4
 #define HESS_FRACTION 8
@@ -39,6 +44,7 @@ typedef struct Trainer
 	int			d;
 	int64_t		n;
 	int64_t		block;			/* rows per pass block */
+	int64_t		sweep;			/* rows per fused block (SweepRows) */
 	int64_t		ns;				/* rows the Hessian is estimated on */
 	bool		overflow;		/* a float32 product overflowed */
 	double		lambda;
@@ -74,15 +80,15 @@ Sigmoid(double z)
 	}
 }
 
-/* Out = X V^T (rows x H) over the first rows rows, for V of H x d. */
+/* Out = X V^T (n x H), for V of H x d. */
 static void
-MulXVtRows(const Trainer *t, const float *V, float *Out, int64_t rows)
+MulXVt(const Trainer *t, const float *V, float *Out)
 {
 	const float *X = t->ts->X;
 
-	for (int64_t r0 = 0; r0 < rows; r0 += t->block)
+	for (int64_t r0 = 0; r0 < t->n; r0 += t->block)
 	{
-		int			m = (int) ((rows - r0 < t->block) ? rows - r0 : t->block);
+		int			m = (int) ((t->n - r0 < t->block) ? t->n - r0 : t->block);
 
 		if (t->H == 1)
 			hp_blas.sgemv(CblasRowMajor, CblasNoTrans, m, t->d, 1.0f, X + r0 * t->d, t->d,
@@ -94,17 +100,17 @@ MulXVtRows(const Trainer *t, const float *V, float *Out, int64_t rows)
 	}
 }
 
-/* Out = S^T X + lambda V (H x d) over the first rows rows, S of rows x H. */
+/* Out = S^T X + lambda V (H x d), S of n x H. */
 static void
-MulStXPlusRows(const Trainer *t, const float *S, const float *V, float *Out, int64_t rows)
+MulStXPlus(const Trainer *t, const float *S, const float *V, float *Out)
 {
 	const float *X = t->ts->X;
 
 	memcpy(Out, V, sizeof(float) * t->H * t->d);
 	hp_blas.sscal(t->H * t->d, (float) t->lambda, Out, 1);
-	for (int64_t r0 = 0; r0 < rows; r0 += t->block)
+	for (int64_t r0 = 0; r0 < t->n; r0 += t->block)
 	{
-		int			m = (int) ((rows - r0 < t->block) ? rows - r0 : t->block);
+		int			m = (int) ((t->n - r0 < t->block) ? t->n - r0 : t->block);
 
 		if (t->H == 1)
 			hp_blas.sgemv(CblasRowMajor, CblasTrans, m, t->d, 1.0f, X + r0 * t->d, t->d,
@@ -116,18 +122,39 @@ MulStXPlusRows(const Trainer *t, const float *S, const float *V, float *Out, int
 	}
 }
 
-/* Out = X V^T over all rows. */
-static void
-MulXVt(const Trainer *t, const float *V, float *Out)
-{
-	MulXVtRows(t, V, Out, t->n);
-}
+/* Turns block [r0, r0 + m) of Y = X V^T into the same rows of S. */
+typedef void (*BlockFn) (Trainer *t, void *arg, int64_t r0, int64_t m);
 
-/* Out = S^T X + lambda V over all rows. */
+/*
+ * Out += S^T X over the first rows rows, where fn makes S block by block
+ * from Y = X V^T.  Both products of a block run while its rows are in
+ * cache, so X is read from memory once for the pair.
+ */
 static void
-MulStXPlus(const Trainer *t, const float *S, const float *V, float *Out)
+SweepRows(Trainer *t, const float *V, float *Y, const float *S, float *Out, int64_t rows,
+		  BlockFn fn, void *arg)
 {
-	MulStXPlusRows(t, S, V, Out, t->n);
+	int			H = t->H,
+				d = t->d;
+
+	for (int64_t r0 = 0; r0 < rows; r0 += t->sweep)
+	{
+		int			m = (int) ((rows - r0 < t->sweep) ? rows - r0 : t->sweep);
+		const float *Xb = t->ts->X + r0 * d;
+
+		if (H == 1)
+			hp_blas.sgemv(CblasRowMajor, CblasNoTrans, m, d, 1.0f, Xb, d, V, 1, 0.0f, Y + r0, 1);
+		else
+			hp_blas.sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, m, H, d, 1.0f,
+						  Xb, d, V, d, 0.0f, Y + r0 * H, H);
+		fn(t, arg, r0, m);
+		if (H == 1)
+			hp_blas.sgemv(CblasRowMajor, CblasTrans, m, d, 1.0f, Xb, d, S + r0, 1, 1.0f, Out, 1);
+		else
+			hp_blas.sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, H, d, m, 1.0f,
+						  S + r0 * H, H, Xb, d, 1.0f, Out, d);
+		hp_check_interrupts();
+	}
 }
 
 /* Objective of head h at margins Z + alpha*DZ (DZ may be NULL). */
@@ -203,17 +230,34 @@ Evaluate(Trainer *t)
 	}
 }
 
+/* Curvature-weighted Hessian product rows: S = Dh .* XD (SweepRows). */
+typedef struct CurvatureArg
+{
+	const float *Dh;
+	const float *XD;
+	float	   *S;
+} CurvatureArg;
+
+/* BlockFn of the CG products. */
+static void
+CurvatureBlock(Trainer *t, void *arg, int64_t r0, int64_t m)
+{
+	CurvatureArg *a = (CurvatureArg *) arg;
+
+	for (int64_t k = r0 * t->H; k < (r0 + m) * t->H; k++)
+		a->S[k] = a->Dh[k] * a->XD[k];
+}
+
 /*
  * Solve (X^T D_h X + lambda I) p_h = -g_h for every unfinished head by
  * conjugate gradients, with the Hessian estimated on the first t->ns rows.
  * Rows are in canonical (hash) order, so that prefix is a random subsample;
  * curvature needs far less precision than the gradient, which always uses
  * every row, so the solution is still exact while each CG step reads only a
- * fraction of the data (sub-sampled Newton, Byrd et al. 2011).  Then
- * XP = X P^T over all rows serves the line search.
+ * fraction of the data (sub-sampled Newton, Byrd et al. 2011).
  */
 static void
-NewtonDirections(Trainer *t, const bool *active, const double *gref, float *P, float *XP)
+NewtonDirections(Trainer *t, const bool *active, const double *gref, float *P)
 {
 	int			H = t->H,
 				d = t->d;
@@ -229,6 +273,7 @@ NewtonDirections(Trainer *t, const bool *active, const double *gref, float *P, f
 	double	   *wsum = hp_alloc0(sizeof(double) * H);
 	bool	   *cg = hp_alloc0(sizeof(bool) * H);
 	int			ncg = 0;
+	CurvatureArg ca = {Dh, XD, S};
 
 	/* Curvature weights c_ih s(1-s), rescaled to the subsample's weight. */
 	for (int64_t i = 0; i < ns; i++)
@@ -259,10 +304,9 @@ NewtonDirections(Trainer *t, const bool *active, const double *gref, float *P, f
 
 	for (int it = 0; it < MAX_CG && ncg > 0; it++)
 	{
-		MulXVtRows(t, Dv, XD, ns);
-		for (int64_t k = 0; k < ns * H; k++)
-			S[k] = Dh[k] * XD[k];
-		MulStXPlusRows(t, S, Dv, Q, ns);
+		memcpy(Q, Dv, sizeof(float) * H * d);
+		hp_blas.sscal(H * d, (float) t->lambda, Q, 1);
+		SweepRows(t, Dv, XD, S, Q, ns, CurvatureBlock, &ca);
 		for (int h = 0; h < H; h++)
 		{
 			float	   *q = Q + h * d,
@@ -303,7 +347,6 @@ NewtonDirections(Trainer *t, const bool *active, const double *gref, float *P, f
 		}
 	}
 	/* Heads still in CG after MAX_CG keep their partial (descent) direction. */
-	MulXVt(t, P, XP);
 	hp_free(Rv);
 	hp_free(Dv);
 	hp_free(Q);
@@ -463,6 +506,9 @@ TrainerInit(Trainer *t, const HpTrainSet *ts, int H, int center, double lambda)
 	t->block = BLOCK_FLOATS / t->d;
 	if (t->block < 1)
 		t->block = 1;
+	t->sweep = SWEEP_FLOATS / t->d;
+	if (t->sweep < 1)
+		t->sweep = 1;
 	t->C = hp_alloc(sizeof(float) * t->n * H);
 	t->W = hp_alloc0(sizeof(float) * H * t->d);
 	t->Z = hp_alloc0(sizeof(float) * t->n * H);
@@ -487,17 +533,64 @@ TrainerFree(Trainer *t)
 	hp_free(t->gnorm);
 }
 
+/* The trial point W + P of every head: its data losses (SweepRows). */
+typedef struct TrialArg
+{
+	const float *XP;
+	double	   *loss;			/* H sums of c_ih l(z_ih; p_i) */
+} TrialArg;
+
+/*
+ * BlockFn of the trial step: margins Z + XP, as the step would leave them
+ * (rounded to float, like the update), their residuals into t->R and
+ * their losses, with one exp and one log1p per element as in Evaluate.
+ */
+static void
+TrialBlock(Trainer *t, void *arg, int64_t r0, int64_t m)
+{
+	TrialArg   *a = (TrialArg *) arg;
+
+	for (int64_t i = r0; i < r0 + m; i++)
+	{
+		double		p = t->ts->p[i];
+
+		for (int h = 0; h < t->H; h++)
+		{
+			int64_t		k = i * t->H + h;
+			float		zf = t->Z[k] + a->XP[k];
+			double		z = zf,
+						c = t->C[k],
+						e = exp(-fabs(z)),
+						sig = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+
+			t->R[k] = (float) (c * (sig - p));
+			if (c != 0.0)
+				a->loss[h] += c * (fmax(-z, 0.0) + log1p(e) + (1.0 - p) * z);
+		}
+	}
+}
+
 /*
  * Newton-CG with Armijo line search from the current (evaluated) weights
  * until every head's gradient norm is below tol * gref[h].
+ *
+ * Newton steps are nearly always taken whole, so each iteration first
+ * tries the full step of every head in one pass that also yields the
+ * gradient there (SweepRows): when every head accepts it, that is the
+ * iteration's only pass over the data besides CG.  A head that does not
+ * backtracks as usual on the exact objective, and the gradient is then
+ * evaluated afresh.
  */
 static void
 Minimise(Trainer *t, const double *gref, int max_iter, double tol)
 {
-	int			H = t->H;
+	int			H = t->H,
+				d = t->d;
 	bool	   *active = hp_alloc(sizeof(bool) * H);
 	double	   *gprev = hp_alloc0(sizeof(double) * H);
-	float	   *P = hp_alloc(sizeof(float) * H * t->d);
+	double	   *loss = hp_alloc(sizeof(double) * H);
+	float	   *P = hp_alloc(sizeof(float) * H * d);
+	float	   *Gt = hp_alloc(sizeof(float) * H * d);
 	float	   *XP = hp_alloc(sizeof(float) * t->n * H);
 	int			nactive = 0;
 
@@ -510,12 +603,25 @@ Minimise(Trainer *t, const double *gref, int max_iter, double tol)
 
 	for (int iter = 0; iter < max_iter && nactive > 0; iter++)
 	{
-		NewtonDirections(t, active, gref, P, XP);
+		TrialArg	ta = {XP, loss};
+		bool		whole = true;
+
+		NewtonDirections(t, active, gref, P);
+
+		/* Gt = lambda (W + P - A) + X^T R(Z + XP): the gradient after full steps. */
+		memcpy(Gt, t->W, sizeof(float) * H * d);
+		hp_blas.saxpy(H * d, 1.0f, P, 1, Gt, 1);
+		if (t->A)
+			hp_blas.saxpy(H * d, -1.0f, t->A, 1, Gt, 1);
+		hp_blas.sscal(H * d, (float) t->lambda, Gt, 1);
+		memset(loss, 0, sizeof(double) * H);
+		SweepRows(t, P, XP, t->R, Gt, t->n, TrialBlock, &ta);
+
 		for (int h = 0; h < H; h++)
 		{
-			float	   *w = t->W + h * t->d,
-					   *p = P + h * t->d;
-			const float *wd = Displacement(t) + h * t->d;
+			float	   *w = t->W + h * d,
+					   *p = P + h * d;
+			const float *wd = Displacement(t) + h * d;
 			double		gp,
 						ww,
 						wp,
@@ -526,17 +632,26 @@ Minimise(Trainer *t, const double *gref, int max_iter, double tol)
 
 			if (!active[h])
 				continue;
-			gp = hp_blas.sdot(t->d, t->G + h * t->d, 1, p, 1);
-			ww = hp_blas.sdot(t->d, wd, 1, wd, 1);
-			wp = hp_blas.sdot(t->d, wd, 1, p, 1);
-			pp = hp_blas.sdot(t->d, p, 1, p, 1);
+			gp = hp_blas.sdot(d, t->G + h * d, 1, p, 1);
+			ww = hp_blas.sdot(d, wd, 1, wd, 1);
+			wp = hp_blas.sdot(d, wd, 1, p, 1);
+			pp = hp_blas.sdot(d, p, 1, p, 1);
 			if (!(gp < 0.0))
 			{
 				active[h] = false;	/* no descent direction left: converged */
 				nactive--;
+				whole = false;	/* the trial assumed this head moved */
+				continue;
+			}
+			fnew = loss[h] + 0.5 * t->lambda * (ww + 2.0 * wp + pp);
+			if (fnew <= t->f[h] + ARMIJO * gp && t->f[h] - fnew > 1e-15 * fabs(t->f[h]))
+			{
+				hp_blas.saxpy(d, 1.0f, p, 1, w, 1);
+				hp_blas.saxpy((int) t->n, 1.0f, XP + h, H, t->Z + h, H);
 				continue;
 			}
 			/* Armijo backtracking on the exact objective along p. */
+			whole = false;
 			for (int ls = 0; ls < 40; ls++)
 			{
 				fnew = HeadLoss(t, h, XP, alpha) +
@@ -548,21 +663,34 @@ Minimise(Trainer *t, const double *gref, int max_iter, double tol)
 				}
 				alpha *= 0.5;
 			}
+			if (ok)
+			{
+				hp_blas.saxpy(d, (float) alpha, p, 1, w, 1);
+				hp_blas.saxpy((int) t->n, (float) alpha, XP + h, H, t->Z + h, H);
+			}
 			if (!ok || t->f[h] - fnew <= 1e-15 * fabs(t->f[h]))
 			{
 				/* Float32 round-off floor reached: stop this head. */
-				if (ok)
-				{
-					hp_blas.saxpy(t->d, (float) alpha, p, 1, w, 1);
-					hp_blas.saxpy((int) t->n, (float) alpha, XP + h, H, t->Z + h, H);
-				}
 				active[h] = false;
 				nactive--;
-				continue;
 			}
-			hp_blas.saxpy(t->d, (float) alpha, p, 1, w, 1);
-			hp_blas.saxpy((int) t->n, (float) alpha, XP + h, H, t->Z + h, H);
 		}
+		if (whole)
+		{
+			/* Every head took its full step: the trial pass was the evaluation. */
+			const float *Wd = Displacement(t);
+
+			memcpy(t->G, Gt, sizeof(float) * H * d);
+			for (int h = 0; h < H; h++)
+			{
+				double		wn = hp_blas.snrm2(d, Wd + h * d, 1);
+
+				t->f[h] = loss[h] + 0.5 * t->lambda * wn * wn;
+				t->gnorm[h] = hp_blas.snrm2(d, t->G + h * d, 1);
+			}
+		}
+		else
+			Evaluate(t);
 		{
 			/*
 			 * A subsampled Hessian that is too rough shows as slow (linear)
@@ -571,7 +699,6 @@ Minimise(Trainer *t, const double *gref, int max_iter, double tol)
 			 */
 			double		worst = 0.0;
 
-			Evaluate(t);
 			for (int h = 0; h < H; h++)
 				if (active[h] && gprev[h] > 0.0)
 					worst = fmax(worst, t->gnorm[h] / gprev[h]);
@@ -590,7 +717,9 @@ Minimise(Trainer *t, const double *gref, int max_iter, double tol)
 	}
 	hp_free(active);
 	hp_free(gprev);
+	hp_free(loss);
 	hp_free(P);
+	hp_free(Gt);
 	hp_free(XP);
 }
 
