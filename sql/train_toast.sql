@@ -121,3 +121,24 @@ DELETE FROM toasted WHERE id = 5001;
 INSERT INTO toasted SELECT 5002, vec(3), vec(4, 601), 1;
 SELECT hp.train_reward_model(chosen, rejected)
 FROM (SELECT * FROM toasted WHERE id = 5002 OR id < 20 ORDER BY id) s;
+DELETE FROM toasted WHERE id = 5002;
+
+-- The same checks when the scan of the TOAST table reads every row (the
+-- bad one last): a NaN, a two-dimensional array of the same size as the
+-- others, and a difference that overflows although both arrays are finite.
+SET client_min_messages = debug1;
+INSERT INTO toasted SELECT 5000, (vec(1))[1:599] || 'NaN'::real, vec(2), 1;
+SELECT hp.train_reward_model(chosen, rejected) FROM (SELECT * FROM toasted ORDER BY id) s;
+DELETE FROM toasted WHERE id = 5000;
+INSERT INTO toasted SELECT 5003, vec(5), ARRAY[(vec(6))[1:299], (vec(6))[300:598]], 1;
+SELECT pg_column_size(chosen) = pg_column_size(rejected) AS same_size FROM toasted WHERE id = 5003;
+SELECT hp.train_reward_model(chosen, rejected) FROM (SELECT * FROM toasted ORDER BY id) s;
+DELETE FROM toasted WHERE id = 5003;
+INSERT INTO toasted SELECT 5004, (vec(7))[1:599] || 3e38::real, (vec(8))[1:599] || (-3e38)::real, 1;
+SELECT hp.train_reward_model(chosen, rejected) FROM (SELECT * FROM toasted ORDER BY id) s;
+DELETE FROM toasted WHERE id = 5004;
+-- Without them, every row is read by the scan again.
+SELECT md5(hp.train_reward_model(chosen, rejected)::text) = md5(
+         (SELECT hp.train_reward_model(chosen, rejected) FROM inline WHERE id <= 400)::text) AS same_model
+FROM toasted WHERE id <= 400;
+RESET client_min_messages;
