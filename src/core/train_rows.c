@@ -266,6 +266,14 @@ hp_canonical_order(float *X, float *p, uint64_t *key, int64_t n, int width)
 				key[k] = ks;
 				break;
 			}
+			{
+				/* The cycle's next source row is known: fetch it meanwhile. */
+				int64_t		next = src[from];
+				const char *nx = (const char *) (X + next * width);
+
+				for (size_t off = 0; off < sizeof(float) * width; off += 64)
+					__builtin_prefetch(nx + off);
+			}
 			memcpy(X + k * width, X + from * width, sizeof(float) * width);
 			p[k] = p[from];
 			key[k] = key[from];
