@@ -191,33 +191,45 @@ Displacement(Trainer *t)
 	return t->Wd;
 }
 
+/*
+ * Residuals c (sigma(z) - p) of row i into t->R and its losses added to
+ * loss[h], at margins z = Z + DZ (rounded to float, as an update of Z by
+ * DZ would leave them; DZ may be NULL).  Residual and loss share one exp
+ * and one log1p per element.
+ */
+static inline void
+RowResiduals(Trainer *t, int64_t i, const float *DZ, double *loss)
+{
+	double		p = t->ts->p[i];
+
+	for (int h = 0; h < t->H; h++)
+	{
+		int64_t		k = i * t->H + h;
+		float		zf = DZ ? t->Z[k] + DZ[k] : t->Z[k];
+		double		z = zf,
+					c = t->C[k],
+					e = exp(-fabs(z)),
+					sig = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
+
+		t->R[k] = (float) (c * (sig - p));
+		if (c != 0.0)
+			loss[h] += c * (fmax(-z, 0.0) + log1p(e) + (1.0 - p) * z);
+	}
+}
+
 /* Recompute objective, gradient and gradient norm of every head. */
 static void
 Evaluate(Trainer *t)
 {
 	const float *Wd;
 
-	/* Residuals and loss share one exp and one log1p per element. */
 	for (int h = 0; h < t->H; h++)
 		t->f[h] = 0.0;
 	for (int64_t i = 0; i < t->n; i++)
 	{
-		double		p = t->ts->p[i];
-
 		if ((i & 0xffff) == 0)
 			hp_check_interrupts();
-		for (int h = 0; h < t->H; h++)
-		{
-			int64_t		k = i * t->H + h;
-			double		z = t->Z[k],
-						c = t->C[k],
-						e = exp(-fabs(z)),
-						sig = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-
-			t->R[k] = (float) (c * (sig - p));
-			if (c != 0.0)
-				t->f[h] += c * (fmax(-z, 0.0) + log1p(e) + (1.0 - p) * z);
-		}
+		RowResiduals(t, i, NULL, t->f);
 	}
 	Wd = Displacement(t);
 	MulStXPlus(t, t->R, Wd, t->G);
@@ -540,34 +552,14 @@ typedef struct TrialArg
 	double	   *loss;			/* H sums of c_ih l(z_ih; p_i) */
 } TrialArg;
 
-/*
- * BlockFn of the trial step: margins Z + XP, as the step would leave them
- * (rounded to float, like the update), their residuals into t->R and
- * their losses, with one exp and one log1p per element as in Evaluate.
- */
+/* BlockFn of the trial step: residuals and losses at margins Z + XP. */
 static void
 TrialBlock(Trainer *t, void *arg, int64_t r0, int64_t m)
 {
 	TrialArg   *a = (TrialArg *) arg;
 
 	for (int64_t i = r0; i < r0 + m; i++)
-	{
-		double		p = t->ts->p[i];
-
-		for (int h = 0; h < t->H; h++)
-		{
-			int64_t		k = i * t->H + h;
-			float		zf = t->Z[k] + a->XP[k];
-			double		z = zf,
-						c = t->C[k],
-						e = exp(-fabs(z)),
-						sig = z >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
-
-			t->R[k] = (float) (c * (sig - p));
-			if (c != 0.0)
-				a->loss[h] += c * (fmax(-z, 0.0) + log1p(e) + (1.0 - p) * z);
-		}
-	}
+		RowResiduals(t, i, a->XP, a->loss);
 }
 
 /*
