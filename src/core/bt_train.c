@@ -126,16 +126,21 @@ MulStXPlus(const Trainer *t, const float *S, const float *V, float *Out)
 typedef void (*BlockFn) (Trainer *t, void *arg, int64_t r0, int64_t m);
 
 /*
- * Out += S^T X over the first rows rows, where fn makes S block by block
- * from Y = X V^T.  Both products of a block run while its rows are in
- * cache, so X is read from memory once for the pair.
+ * Out = S^T X + lambda L (H x d; L may be Out) over the first rows rows,
+ * as MulStXPlus, where fn makes S block by block from Y = X V^T.  Both
+ * products of a block run while its rows are in cache, so X is read from
+ * memory once for the pair.
  */
 static void
-SweepRows(Trainer *t, const float *V, float *Y, const float *S, float *Out, int64_t rows,
-		  BlockFn fn, void *arg)
+SweepRows(Trainer *t, const float *V, float *Y, const float *S, const float *L, float *Out,
+		  int64_t rows, BlockFn fn, void *arg)
 {
 	int			H = t->H,
 				d = t->d;
+
+	if (Out != L)
+		memcpy(Out, L, sizeof(float) * H * d);
+	hp_blas.sscal(H * d, (float) t->lambda, Out, 1);
 
 	for (int64_t r0 = 0; r0 < rows; r0 += t->sweep)
 	{
@@ -316,9 +321,7 @@ NewtonDirections(Trainer *t, const bool *active, const double *gref, float *P)
 
 	for (int it = 0; it < MAX_CG && ncg > 0; it++)
 	{
-		memcpy(Q, Dv, sizeof(float) * H * d);
-		hp_blas.sscal(H * d, (float) t->lambda, Q, 1);
-		SweepRows(t, Dv, XD, S, Q, ns, CurvatureBlock, &ca);
+		SweepRows(t, Dv, XD, S, Dv, Q, ns, CurvatureBlock, &ca);
 		for (int h = 0; h < H; h++)
 		{
 			float	   *q = Q + h * d,
@@ -605,9 +608,8 @@ Minimise(Trainer *t, const double *gref, int max_iter, double tol)
 		hp_blas.saxpy(H * d, 1.0f, P, 1, Gt, 1);
 		if (t->A)
 			hp_blas.saxpy(H * d, -1.0f, t->A, 1, Gt, 1);
-		hp_blas.sscal(H * d, (float) t->lambda, Gt, 1);
 		memset(loss, 0, sizeof(double) * H);
-		SweepRows(t, P, XP, t->R, Gt, t->n, TrialBlock, &ta);
+		SweepRows(t, P, XP, t->R, Gt, Gt, t->n, TrialBlock, &ta);
 
 		for (int h = 0; h < H; h++)
 		{
