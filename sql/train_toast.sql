@@ -72,6 +72,18 @@ UPDATE inline SET rejected = vec(-id) WHERE id % 4 = 1;
 SELECT (SELECT hp.train_reward_model(chosen, rejected, '{"heads": 2}')::text FROM toasted) =
        (SELECT hp.train_reward_model(chosen, rejected, '{"heads": 2}')::text FROM inline) AS after_updates_same;
 
+-- Chunks left by an aborted insert, and by rows inserted after the
+-- query's snapshot was taken (a cursor opened before), are passed over.
+BEGIN;
+INSERT INTO toasted SELECT 2000 + i, vec(3 * i), vec(5 * i), 1 FROM generate_series(1, 40) i;
+ROLLBACK;
+BEGIN;
+DECLARE c CURSOR FOR SELECT hp.train_reward_model(chosen, rejected, '{"heads": 2}')::text AS m FROM toasted;
+INSERT INTO toasted SELECT 3000 + i, vec(7 * i), vec(11 * i), 1 FROM generate_series(1, 40) i;
+FETCH c \gset
+SELECT :'m' = (SELECT hp.train_reward_model(chosen, rejected, '{"heads": 2}')::text FROM inline) AS aborted_and_later_skipped;
+ROLLBACK;
+
 -- Rows passed on by a data-modifying CTE (RETURNING hands over the
 -- values it read, still TOASTed in the source table).
 CREATE TABLE fresh (LIKE toasted);

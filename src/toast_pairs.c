@@ -10,16 +10,17 @@
  * used only for the rest.  Chunks are matched by value OID, which is unique
  * within a TOAST table among all physically present tuples (new OIDs are
  * checked against dead ones too), so a chunk found under a wanted OID is
- * part of that value.  The scan uses the query's snapshot; a value it does
- * not find whole (say, one stored after that snapshot was taken) is
- * fetched the usual way, so the result never depends on which path read
- * it.
+ * part of that value.  The scan applies the test PostgreSQL's own
+ * detoasting does (the TOAST snapshot), and a value it does not find whole
+ * (say, one stored after the scan passed its pages) is fetched the usual
+ * way, so the result never depends on which path read it.
  */
 #include "postgres.h"
 
 #include "access/detoast.h"
 #include "access/heapam.h"
 #include "access/heaptoast.h"
+#include "access/toast_internals.h"
 #include "access/relscan.h"
 #include "access/table.h"
 #include "catalog/pg_am_d.h"
@@ -322,10 +323,79 @@ BuildOidIndex(OidIndex *ix, const HpToastPairs *tp, Oid toastrelid, int64 nvalue
 	}
 }
 
+/* Bring a page's cache lines in while the one before it is being read. */
+static inline void
+PrefetchPage(Page page)
+{
+	for (Size off = 0; off < BLCKSZ; off += 64)
+		__builtin_prefetch((const char *) page + off, 0, 2);
+}
+
 /*
- * One sequential scan of a TOAST table, filling the pending values stored
- * there; finished pairs are emitted as soon as both values are whole, so
- * only the values in flight are held in memory.
+ * Take the chunks one TOAST page holds for pending values.  Tuples pass
+ * the test PostgreSQL's own detoasting applies (the TOAST snapshot): a
+ * chunk is part of its value unless its insertion was aborted.
+ */
+static void
+ScanToastPage(HpToastPairs *tp, const OidIndex *ix, Relation rel, Buffer buf,
+			  Snapshot toastsnap, HpToastPairEmit emit, void *arg, MemoryContext cxt)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Page		page = BufferGetPage(buf);
+	OffsetNumber maxoff;
+
+	LockBuffer(buf, BUFFER_LOCK_SHARE);
+	TestForOldSnapshot(toastsnap, rel, page);
+	maxoff = PageGetMaxOffsetNumber(page);
+	for (OffsetNumber off = FirstOffsetNumber; off <= maxoff; off++)
+	{
+		ItemId		lp = PageGetItemId(page, off);
+		HeapTupleData tup;
+		bool		isnull;
+		Oid			valueid;
+		uint32		b;
+
+		if (!ItemIdIsNormal(lp))
+			continue;
+		tup.t_data = (HeapTupleHeader) PageGetItem(page, lp);
+		tup.t_len = ItemIdGetLength(lp);
+		tup.t_tableOid = RelationGetRelid(rel);
+		ItemPointerSet(&tup.t_self, BufferGetBlockNumber(buf), off);
+		valueid = DatumGetObjectId(fastgetattr(&tup, 1, desc, &isnull));
+		b = OidBucket(ix, valueid);
+		if (b >= ix->nbuckets || ix->head[b] == 0 ||
+			!HeapTupleSatisfiesVisibility(&tup, toastsnap, buf))
+			continue;
+		/* Every pending entry of this value: one row may be read twice. */
+		for (uint32 e = ix->head[b]; e != 0; e = ix->next[e - 1])
+		{
+			PendingPair *pp = &tp->pairs[(e - 1) / 2];
+			PendingValue *pv = &pp->v[(e - 1) % 2];
+			Datum		chunk;
+			int32		seq;
+
+			if (pv->ptr.va_valueid != valueid || Complete(pv))
+				continue;
+			seq = DatumGetInt32(fastgetattr(&tup, 2, desc, &isnull));
+			chunk = fastgetattr(&tup, 3, desc, &isnull);
+			if (isnull)
+				break;
+			TakeChunk(pv, cxt, seq, (struct varlena *) DatumGetPointer(chunk));
+			if (Complete(pv) && ++pp->done == 2)
+				EmitPair(tp, pp, emit, arg);
+		}
+	}
+	LockBuffer(buf, BUFFER_LOCK_UNLOCK);
+}
+
+/*
+ * One sequential pass over a TOAST table, filling the pending values
+ * stored there; finished pairs are emitted as soon as both values are
+ * whole, so only the values in flight are held in memory.  The pages are
+ * read in a loop of our own rather than by a heap scan: each next page is
+ * pinned and its cache lines requested before the current one is read, so
+ * the memory latency of a page, which the hardware prefetcher does not
+ * hide across pages, overlaps the work on the one before.
  */
 static void
 ScanToastTable(HpToastPairs *tp, Oid toastrelid, int64 nvalues,
@@ -333,10 +403,10 @@ ScanToastTable(HpToastPairs *tp, Oid toastrelid, int64 nvalues,
 {
 	Relation	rel = try_table_open(toastrelid, AccessShareLock);
 	OidIndex	ix;
-	TableScanDesc scan;
-	HeapTuple	tup;
-	TupleDesc	desc;
-	int64		seen = 0;
+	SnapshotData toastsnap;
+	BufferAccessStrategy strategy;
+	BlockNumber nblocks;
+	Buffer		next = InvalidBuffer;
 
 	if (rel == NULL)
 		return;
@@ -346,38 +416,26 @@ ScanToastTable(HpToastPairs *tp, Oid toastrelid, int64 nvalues,
 		return;
 	}
 	BuildOidIndex(&ix, tp, toastrelid, nvalues);
-	desc = RelationGetDescr(rel);
-	scan = table_beginscan(rel, GetActiveSnapshot(), 0, NULL);
-	while ((tup = heap_getnext(scan, ForwardScanDirection)) != NULL)
+	init_toast_snapshot(&toastsnap);
+	strategy = GetAccessStrategy(BAS_BULKREAD);
+	nblocks = RelationGetNumberOfBlocks(rel);
+	if (nblocks > 0)
+		next = ReadBufferExtended(rel, MAIN_FORKNUM, 0, RBM_NORMAL, strategy);
+	for (BlockNumber blk = 0; blk < nblocks; blk++)
 	{
-		bool		isnull;
-		Oid			valueid = DatumGetObjectId(fastgetattr(tup, 1, desc, &isnull));
-		uint32		b = OidBucket(&ix, valueid);
+		Buffer		buf = next;
 
-		if ((++seen & 1023) == 0)
-			CHECK_FOR_INTERRUPTS();
-		if (b >= ix.nbuckets)
-			continue;
-		/* Every pending entry of this value: one row may be read twice. */
-		for (uint32 e = ix.head[b]; e != 0; e = ix.next[e - 1])
+		if (blk + 1 < nblocks)
 		{
-			PendingPair *pp = &tp->pairs[(e - 1) / 2];
-			PendingValue *pv = &pp->v[(e - 1) % 2];
-			Datum		chunk;
-			int32		seq;
-
-			if (pv->ptr.va_valueid != valueid || Complete(pv))
-				continue;
-			seq = DatumGetInt32(fastgetattr(tup, 2, desc, &isnull));
-			chunk = fastgetattr(tup, 3, desc, &isnull);
-			if (isnull)
-				break;
-			TakeChunk(pv, cxt, seq, (struct varlena *) DatumGetPointer(chunk));
-			if (Complete(pv) && ++pp->done == 2)
-				EmitPair(tp, pp, emit, arg);
+			next = ReadBufferExtended(rel, MAIN_FORKNUM, blk + 1, RBM_NORMAL, strategy);
+			PrefetchPage(BufferGetPage(next));
 		}
+		ScanToastPage(tp, &ix, rel, buf, &toastsnap, emit, arg, cxt);
+		ReleaseBuffer(buf);
+		if ((blk & 63) == 0)
+			CHECK_FOR_INTERRUPTS();
 	}
-	table_endscan(scan);
+	FreeAccessStrategy(strategy);
 	table_close(rel, AccessShareLock);
 	pfree(ix.head);
 	pfree(ix.next);
