@@ -323,14 +323,6 @@ BuildOidIndex(OidIndex *ix, const HpToastPairs *tp, Oid toastrelid, int64 nvalue
 	}
 }
 
-/* Bring a page's cache lines in while the one before it is being read. */
-static inline void
-PrefetchPage(Page page)
-{
-	for (Size off = 0; off < BLCKSZ; off += 64)
-		__builtin_prefetch((const char *) page + off, 0, 2);
-}
-
 /*
  * Take the chunks one TOAST page holds for pending values.  Tuples pass
  * the test PostgreSQL's own detoasting applies (the TOAST snapshot): a
@@ -417,8 +409,10 @@ ScanToastTable(HpToastPairs *tp, Oid toastrelid, int64 nvalues,
 	}
 	BuildOidIndex(&ix, tp, toastrelid, nvalues);
 	init_toast_snapshot(&toastsnap);
-	strategy = GetAccessStrategy(BAS_BULKREAD);
 	nblocks = RelationGetNumberOfBlocks(rel);
+	/* As a heap scan does: only a table too big to cache reads through a ring. */
+	strategy = !RelationUsesLocalBuffers(rel) && nblocks > (BlockNumber) NBuffers / 4
+		? GetAccessStrategy(BAS_BULKREAD) : NULL;
 	if (nblocks > 0)
 		next = ReadBufferExtended(rel, MAIN_FORKNUM, 0, RBM_NORMAL, strategy);
 	for (BlockNumber blk = 0; blk < nblocks; blk++)
@@ -428,14 +422,15 @@ ScanToastTable(HpToastPairs *tp, Oid toastrelid, int64 nvalues,
 		if (blk + 1 < nblocks)
 		{
 			next = ReadBufferExtended(rel, MAIN_FORKNUM, blk + 1, RBM_NORMAL, strategy);
-			PrefetchPage(BufferGetPage(next));
+			HpPrefetch(BufferGetPage(next), BLCKSZ);
 		}
 		ScanToastPage(tp, &ix, rel, buf, &toastsnap, emit, arg, cxt);
 		ReleaseBuffer(buf);
 		if ((blk & 63) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	FreeAccessStrategy(strategy);
+	if (strategy)
+		FreeAccessStrategy(strategy);
 	table_close(rel, AccessShareLock);
 	pfree(ix.head);
 	pfree(ix.next);

@@ -220,19 +220,6 @@ PairShape(TrainState *st, ArrayType *aa, ArrayType *ba, const float **a, const f
 				 errmsg("training rows have different dimensions: %d and %d", st->dim, da)));
 }
 
-/*
- * Ask for every cache line of an array stored in a table page.  The page is
- * rarely in cache, and the hardware prefetcher starts over at each 4 kB
- * boundary of the page; requesting all lines before the row is read
- * overlaps those misses (5-10 % of an in-database training on inline rows).
- */
-static inline void
-PrefetchFloats(const float *v, int n)
-{
-	for (Size off = 0; off < sizeof(float) * (Size) n; off += 64)
-		__builtin_prefetch((const char *) v + off);
-}
-
 /* HpToastPairsResolve callback: a waiting row's arrays have been read. */
 static void
 FillDeferred(void *arg, int64 index, float p, struct varlena *a, struct varlena *b)
@@ -357,8 +344,9 @@ train_trans(PG_FUNCTION_ARGS)
 	aa = PG_GETARG_ARRAYTYPE_P(1);
 	ba = PG_GETARG_ARRAYTYPE_P(2);
 	PairShape(st, aa, ba, &a, &b);
-	PrefetchFloats(a, st->dim);
-	PrefetchFloats(b, st->dim);
+	/* Inline arrays: 5-10 % of a training when prefetched whole. */
+	HpPrefetch(a, sizeof(float) * st->dim);
+	HpPrefetch(b, sizeof(float) * st->dim);
 	Reserve(st, agg, st->n + 1);
 	st->p[st->n] = (float) p;
 	FillRow(st, st->n, a, b);
