@@ -381,8 +381,9 @@ ScanToastPage(HpToastPairs *tp, const OidIndex *ix, Relation rel, Buffer buf,
 }
 
 /*
- * One sequential pass over a TOAST table, filling the pending values
- * stored there; finished pairs are emitted as soon as both values are
+ * One sequential pass over a TOAST table, when the pending values stored
+ * there (bytes of them) fill at least SCAN_SHARE of it, filling those
+ * values; finished pairs are emitted as soon as both values are
  * whole, so only the values in flight are held in memory.  The pages are
  * read in a loop of our own rather than by a heap scan: each next page is
  * pinned and its cache lines requested before the current one is read, so
@@ -390,7 +391,7 @@ ScanToastPage(HpToastPairs *tp, const OidIndex *ix, Relation rel, Buffer buf,
  * hide across pages, overlaps the work on the one before.
  */
 static void
-ScanToastTable(HpToastPairs *tp, Oid toastrelid, int64 nvalues,
+ScanToastTable(HpToastPairs *tp, Oid toastrelid, int64 nvalues, double bytes,
 			   HpToastPairEmit emit, void *arg, MemoryContext cxt)
 {
 	Relation	rel = try_table_open(toastrelid, AccessShareLock);
@@ -402,14 +403,15 @@ ScanToastTable(HpToastPairs *tp, Oid toastrelid, int64 nvalues,
 
 	if (rel == NULL)
 		return;
-	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID || RelationGetDescr(rel)->natts != 3)
+	nblocks = RelationGetNumberOfBlocks(rel);
+	if (rel->rd_rel->relam != HEAP_TABLE_AM_OID || RelationGetDescr(rel)->natts != 3 ||
+		bytes < SCAN_SHARE * nblocks * (double) BLCKSZ)
 	{
 		table_close(rel, AccessShareLock);
 		return;
 	}
 	BuildOidIndex(&ix, tp, toastrelid, nvalues);
 	init_toast_snapshot(&toastsnap);
-	nblocks = RelationGetNumberOfBlocks(rel);
 	/* As a heap scan does: only a table too big to cache reads through a ring. */
 	strategy = !RelationUsesLocalBuffers(rel) && nblocks > (BlockNumber) NBuffers / 4
 		? GetAccessStrategy(BAS_BULKREAD) : NULL;
@@ -491,17 +493,7 @@ HpToastPairsResolve(HpToastPairs *tp, HpToastPairEmit emit, void *arg)
 				}
 			}
 		for (int r = 0; r < nrels; r++)
-		{
-			Relation	rel = try_table_open(rels[r], AccessShareLock);
-			double		relbytes;
-
-			if (rel == NULL)
-				continue;
-			relbytes = (double) RelationGetNumberOfBlocks(rel) * BLCKSZ;
-			table_close(rel, AccessShareLock);
-			if (bytes[r] >= SCAN_SHARE * relbytes)
-				ScanToastTable(tp, rels[r], count[r], emit, arg, cxt);
-		}
+			ScanToastTable(tp, rels[r], count[r], bytes[r], emit, arg, cxt);
 	}
 	/* Whatever the scans did not finish goes through the index. */
 	for (int64 i = 0; i < tp->n; i++)
